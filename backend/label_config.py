@@ -1,0 +1,90 @@
+"""Read what the backend needs from a Label Studio labeling config."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from label_studio_sdk.label_interface import LabelInterface
+
+POSITIVE_WORDS = ("focus", "look", "object", "positive")
+NEGATIVE_WORDS = ("ignore", "background", "negative")
+HEAT_WORDS = ("attention", "heat")
+
+
+class LabelConfigError(ValueError):
+    """The labeling config lacks a control the backend needs."""
+
+
+def _pick(labels: list[str], words: tuple[str, ...]) -> str | None:
+    for label in labels:
+        if any(word in label.lower() for word in words):
+            return label
+    return None
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Names of the controls and labels the backend reads and writes."""
+
+    xml: str
+    image_name: str
+    image_key: str  # task data key of the image, "image" for value="$image"
+    choices_name: str
+    classes: tuple[str, ...]
+    keypoints_name: str | None = None
+    focus_label: str | None = None
+    ignore_point_label: str | None = None
+    rectangles_name: str | None = None
+    object_labels: tuple[str, ...] = ()
+    brush_name: str | None = None
+    heat_label: str | None = None
+    ignore_region_label: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """Short hash of the config, to key caches."""
+        return hashlib.sha1(self.xml.encode()).hexdigest()[:12]
+
+    @property
+    def interface(self) -> LabelInterface:
+        return LabelInterface(self.xml)
+
+    @classmethod
+    def parse(cls, xml: str) -> "LabelConfig":
+        """Parse ``xml``; raise LabelConfigError naming what is missing."""
+        if not xml or not xml.strip():
+            raise LabelConfigError("empty labeling config")
+        try:
+            interface = LabelInterface(xml)
+        except Exception as exc:  # the SDK raises several types for broken XML
+            raise LabelConfigError(f"labeling config is not valid XML: {exc}") from exc
+        images = [obj for obj in interface.objects if obj.tag == "Image"]
+        if not images:
+            raise LabelConfigError("labeling config has no <Image> tag")
+        image = images[0]
+        found: dict[str, object] = {}
+        for control in interface.controls:
+            if image.name not in (control.to_name or []):
+                continue
+            labels = list(getattr(control, "labels", None) or [])
+            if control.tag == "Choices" and "choices_name" not in found:
+                found.update(choices_name=control.name, classes=tuple(labels))
+            elif control.tag == "KeyPointLabels" and "keypoints_name" not in found:
+                found.update(
+                    keypoints_name=control.name,
+                    focus_label=_pick(labels, POSITIVE_WORDS),
+                    ignore_point_label=_pick(labels, NEGATIVE_WORDS),
+                )
+            elif control.tag == "RectangleLabels" and "rectangles_name" not in found:
+                found.update(rectangles_name=control.name, object_labels=tuple(labels))
+            elif control.tag == "BrushLabels" and "brush_name" not in found:
+                found.update(
+                    brush_name=control.name,
+                    heat_label=_pick(labels, HEAT_WORDS),
+                    ignore_region_label=_pick(labels, NEGATIVE_WORDS),
+                )
+        if "choices_name" not in found:
+            raise LabelConfigError(f"labeling config has no <Choices> control for the image '{image.name}'")
+        if len(found["classes"]) < 2:  # type: ignore[arg-type]
+            raise LabelConfigError("the <Choices> control needs at least two <Choice> classes")
+        return cls(xml=xml, image_name=image.name, image_key=image.value.lstrip("$"), **found)  # type: ignore[arg-type]

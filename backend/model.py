@@ -1,0 +1,132 @@
+"""The Label Studio ML model: ``setup``, ``predict`` and ``fit`` in the shape of ``LabelStudioMLBase``."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from backend.classifier import Classifier, load_classifier
+from backend.checkpoints import ModelStore, project_key
+from backend.images import ImageError, ImageFetcher
+from backend.inference import Analyzer
+from backend.label_config import LabelConfig
+from backend.regions import choice_region, heat_region, ignore_regions
+from backend.settings import Settings
+from backend.superpixels import compute_superpixels
+
+logger = logging.getLogger(__name__)
+
+TRAINING_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED", "START_TRAINING")
+
+
+class TaskError(ValueError):
+    """A task cannot be predicted; the other tasks of the request still are."""
+
+
+class AttentionModel:
+    """One project's classifier with its attention pre-annotations."""
+
+    def __init__(self, project: object, label_config: LabelConfig, settings: Settings):
+        self.project = project_key(project)
+        self.label_config = label_config
+        self.settings = settings
+        self.fetcher = ImageFetcher(settings)
+        self.classifier: Classifier | None = None
+        self.analyzer: Analyzer | None = None
+
+    @property
+    def model_version(self) -> str:
+        return self.classifier.version if self.classifier else "unloaded"
+
+    def setup(self) -> None:
+        """Load the classifier (once per worker and model version)."""
+        self.classifier = load_classifier(self.settings, self.label_config.classes, self.project)
+        self.analyzer = Analyzer(self.classifier, self.settings)
+        logger.info(
+            "project %s: loaded %s (%s, %d classes) from %s",
+            self.project, self.classifier.version, self.classifier.arch, len(self.label_config.classes), self.classifier.source,
+        )
+
+    def predict(self, tasks: list[dict], context: dict | None = None, **kwargs: Any) -> list[dict]:
+        """One prediction per task, in order; unreadable tasks get an empty prediction."""
+        if self.analyzer is None:
+            self.setup()
+        images, readable = [], []
+        for i, task in enumerate(tasks):
+            try:
+                images.append(self.fetcher.load(self._image_url(task)))
+                readable.append(i)
+            except (ImageError, TaskError) as exc:
+                logger.error("task %s: %s", task.get("id") if isinstance(task, dict) else i, exc)
+        predictions = [self._empty() for _ in tasks]
+        for i, image, analysis in zip(readable, images, self.analyzer.analyze(images) if images else []):
+            predictions[i] = self._prediction(image, analysis)
+        return predictions
+
+    def fit(self, event: str, data: dict, **kwargs: Any) -> dict:
+        """Accept a Label Studio webhook event. Training on annotations is not part of this release."""
+        if event not in TRAINING_EVENTS:
+            return {"status": "ignored", "reason": f"event {event} does not trigger training"}
+        return {"status": "ignored", "reason": "training is not available in this backend version"}
+
+    def _image_url(self, task: dict) -> str:
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            raise TaskError("task has no 'data' object")
+        url = task["data"].get(self.label_config.image_key)
+        if not url:
+            raise TaskError(f"task data has no '{self.label_config.image_key}' field")
+        return url
+
+    def _empty(self) -> dict:
+        return {"result": [], "score": 0.0, "model_version": self.model_version}
+
+    def _prediction(self, image, analysis) -> dict:
+        size = image.shape[:2]
+        result = choice_region(self.label_config, analysis)
+        result += heat_region(self.label_config, analysis, size, self.settings)
+        if self.label_config.brush_name and self.label_config.ignore_region_label:
+            superpixels = compute_superpixels(
+                image, self.settings.superpixel_method, self.settings.superpixel_segments, self.settings.superpixel_size
+            )
+            result += ignore_regions(self.label_config, analysis, superpixels, size, self.settings)
+        return {
+            "result": result,
+            "score": float(analysis.probabilities[analysis.predicted]),
+            "model_version": self.model_version,
+        }
+
+
+class ModelManager:
+    """Keeps one AttentionModel per project and config in this worker; reloads when a new version lands."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = ModelStore(settings.model_dir)
+        self._models: dict[tuple[str, str], AttentionModel] = {}
+        self._lock = threading.Lock()
+
+    def get(self, project: object, label_config: str | LabelConfig) -> AttentionModel:
+        config = label_config if isinstance(label_config, LabelConfig) else LabelConfig.parse(label_config)
+        key = (project_key(project), config.digest)
+        with self._lock:
+            model = self._models.get(key)
+            latest = self.store.latest(key[0])
+            stale = model is not None and latest is not None and latest.version != model.model_version
+            if model is None or stale:
+                model = AttentionModel(key[0], config, self.settings)
+                model.setup()
+                self._models[key] = model
+            return model
+
+    def versions(self, project: object = None) -> dict[str, list[str]]:
+        """Model versions known in MODEL_DIR (per project) and loaded in this worker."""
+        projects = [project_key(project)] if project is not None else sorted(
+            p.name for p in self.store.root.iterdir() if p.is_dir()
+        ) if self.store.root.is_dir() else []
+        found = {p: [m.version for m in self.store.versions(p)] for p in projects}
+        for (p, _), model in self._models.items():
+            if project is None or p == project_key(project):
+                found.setdefault(p, [])
+                if model.model_version not in found[p]:
+                    found[p].append(model.model_version)
+        return found

@@ -1,0 +1,99 @@
+"""Label Studio result regions built from an image's analysis, one small builder per control."""
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+from label_studio_sdk.converter.brush import mask2rle
+from PIL import Image
+
+from backend.inference import Analysis
+from backend.label_config import LabelConfig
+from backend.settings import Settings
+from backend.superpixels import Superpixels
+
+HEAT_LEVELS = 8  # quantising the heat keeps the RLE short; 8 shades are plenty to see the gradient
+
+
+def _region_id() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def _brush(config: LabelConfig, label: str, mask: np.ndarray, **extra: object) -> dict:
+    height, width = mask.shape
+    return {
+        "id": _region_id(),
+        "from_name": config.brush_name,
+        "to_name": config.image_name,
+        "type": "brushlabels",
+        "original_width": int(width),
+        "original_height": int(height),
+        "image_rotation": 0,
+        "value": {"format": "rle", "rle": mask2rle(mask), "brushlabels": [label]},
+        **extra,
+    }
+
+
+def resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of a float map to (height, width)."""
+    if values.shape == (height, width):
+        return values
+    return np.asarray(Image.fromarray(values.astype(np.float32), mode="F").resize((width, height), Image.BILINEAR))
+
+
+def choice_region(config: LabelConfig, analysis: Analysis) -> list[dict]:
+    """The predicted class in the Choices control, its probability as score."""
+    index = analysis.predicted
+    return [
+        {
+            "id": _region_id(),
+            "from_name": config.choices_name,
+            "to_name": config.image_name,
+            "type": "choices",
+            "value": {"choices": [config.classes[index]]},
+            "score": float(analysis.probabilities[index]),
+        }
+    ]
+
+
+def heat_alpha(attention: np.ndarray, height: int, width: int, floor: float) -> np.ndarray:
+    """uint8 opacity of the heat overlay: 0 below ``floor``, then ``HEAT_LEVELS`` shades up to 255."""
+    heat = resize_map(attention, height, width)
+    levels = np.ceil((heat - floor) / (1.0 - floor) * HEAT_LEVELS).clip(0, HEAT_LEVELS)
+    return (levels * (255 // HEAT_LEVELS)).astype(np.uint8)
+
+
+def heat_region(config: LabelConfig, analysis: Analysis, size: tuple[int, int], settings: Settings) -> list[dict]:
+    """The attention map as one graded BrushLabels region (opacity follows the attention)."""
+    if not (config.brush_name and config.heat_label):
+        return []
+    alpha = heat_alpha(analysis.attention, size[0], size[1], settings.heat_floor)
+    return [_brush(config, config.heat_label, alpha, readonly=True)]
+
+
+def ignore_candidates(superpixels: Superpixels, attention: np.ndarray, limit: int, threshold: float) -> list[tuple[int, float]]:
+    """Segments with the most attention outside the focus (the segment under the attention peak).
+
+    Returns (segment id, mean attention) pairs, strongest first, whose mean
+    attention reaches ``threshold`` times the strongest segment's.
+    """
+    h, w = superpixels.labels.shape
+    heat = resize_map(attention, h, w)
+    means = superpixels.mean_per_segment(heat)
+    focus = int(superpixels.labels.flat[int(np.argmax(heat))])
+    order = [int(s) for s in np.argsort(-means, kind="stable") if s != focus]
+    top = means.max() if means.size else 0.0
+    return [(s, float(means[s])) for s in order[:limit] if top > 0 and means[s] >= threshold * top]
+
+
+def ignore_regions(
+    config: LabelConfig, analysis: Analysis, superpixels: Superpixels, size: tuple[int, int], settings: Settings
+) -> list[dict]:
+    """Suggested "ignore" regions: one BrushLabels region per selected superpixel."""
+    if not (config.brush_name and config.ignore_region_label) or settings.ignore_regions <= 0:
+        return []
+    regions = []
+    for segment, mean in ignore_candidates(superpixels, analysis.attention, settings.ignore_regions, settings.ignore_threshold):
+        mask = superpixels.mask([segment], size).astype(np.uint8) * 255
+        regions.append(_brush(config, config.ignore_region_label, mask, score=round(mean, 4), meta={"segment": segment}))
+    return regions

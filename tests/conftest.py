@@ -1,0 +1,71 @@
+"""Shared fixtures: a small generated biased dataset and a classifier trained on it in seconds."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import backend  # noqa: F401
+from backend.base_training import save_checkpoint, train_from_scratch
+from backend.dataset import load_dataset
+from backend.settings import Settings
+from backend.synthetic import BiasSpec, write_dataset
+from backend.templates import render_template
+
+warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+torch.set_flush_denormal(True)
+
+
+@pytest.fixture(scope="session")
+def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("data"), BiasSpec(size=64, train=64, val=8, test=16, shifted=16))
+
+
+@pytest.fixture(scope="session")
+def dataset(dataset_dir: Path):
+    return load_dataset(dataset_dir)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = train_from_scratch(dataset.images("train"), dataset.labels("train"), len(dataset.classes), image_size=64, epochs=1)
+    path = tmp_path_factory.mktemp("ckpt") / "base.pt"
+    save_checkpoint(model, str(path), "resnet18", list(dataset.classes), 64, "test-base")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, checkpoint: Path, dataset_dir: Path) -> Settings:
+    return Settings.from_env(
+        {},
+        model_dir=str(tmp_path / "models"),
+        model_path=str(checkpoint),
+        local_files_document_root=str(dataset_dir),
+        pretrained_weights="none",
+        device="cpu",
+    )
+
+
+@pytest.fixture(scope="session")
+def label_config_xml(dataset) -> str:
+    return render_template("combined", dataset.classes)
+
+
+@pytest.fixture
+def tasks() -> list[dict]:
+    return [{"id": i, "data": {"image": f"/data/local-files/?d=images/test/{i:05d}.png"}} for i in range(3)]
+
+
+@pytest.fixture
+def rgb_image() -> np.ndarray:
+    """Four coloured blocks with mild noise."""
+    rng = np.random.default_rng(0)
+    image = np.zeros((48, 64, 3), dtype=np.float64)
+    image[:24, :32] = (200, 30, 30)
+    image[:24, 32:] = (30, 200, 30)
+    image[24:, :32] = (30, 30, 200)
+    image[24:, 32:] = (220, 220, 220)
+    return np.clip(image + rng.normal(0, 8, image.shape), 0, 255).astype(np.uint8)

@@ -1,0 +1,54 @@
+import logging
+
+from backend.label_config import LabelConfig
+from backend.model import AttentionModel, ModelManager
+
+
+def test_predict_returns_validated_pre_annotations(settings, label_config_xml, tasks, dataset):
+    model = ModelManager(settings).get(7, label_config_xml)
+    predictions = model.predict(tasks)
+    interface = LabelConfig.parse(label_config_xml).interface
+    assert len(predictions) == len(tasks)
+    for prediction in predictions:
+        assert interface.validate_prediction(prediction, return_errors=True) == []
+        types = [(r["type"], tuple(r["value"].get("brushlabels", []))) for r in prediction["result"]]
+        assert types[0] == ("choices", ())
+        assert types[1] == ("brushlabels", ("Attention",))
+        assert all(t == ("brushlabels", ("Ignore",)) for t in types[2:]) and len(types) > 2
+        assert prediction["model_version"] == model.model_version == "base-resnet18-" + model.model_version[-8:]
+        assert 0.5 <= prediction["score"] <= 1.0
+        assert prediction["score"] == prediction["result"][0]["score"]
+        heat = prediction["result"][1]
+        assert (heat["original_width"], heat["original_height"]) == (64, 64)
+
+
+def test_unreadable_tasks_get_empty_predictions_and_a_log_line(settings, label_config_xml, tasks, caplog):
+    model = AttentionModel(1, LabelConfig.parse(label_config_xml), settings)
+    bad = [
+        {"id": 101, "data": {"image": "/data/local-files/?d=missing.png"}},
+        {"id": 102, "data": {}},
+        {"id": 103},
+        "not a task",
+    ]
+    with caplog.at_level(logging.ERROR):
+        predictions = model.predict([bad[0], tasks[0], bad[1], bad[2], bad[3], tasks[1]])
+    assert [bool(p["result"]) for p in predictions] == [False, True, False, False, False, True]
+    assert "task 101: image file not found" in caplog.text
+    assert "task 102: task data has no 'image' field" in caplog.text
+
+
+def test_manager_loads_once_and_reloads_on_a_new_version(settings, label_config_xml):
+    import torch
+
+    from backend.checkpoints import Manifest, ModelStore
+
+    manager = ModelManager(settings)
+    first = manager.get("4.123", label_config_xml)
+    assert manager.get(4, label_config_xml) is first
+    state = first.classifier.model.state_dict()
+    manifest = Manifest(version="v0002", arch="resnet18", classes=list(first.label_config.classes), image_size=64)
+    ModelStore(settings.model_dir).save(4, {k: v.clone() for k, v in state.items()}, manifest)
+    second = manager.get(4, label_config_xml)
+    assert second is not first and second.model_version == "v0002"
+    assert manager.versions(4) == {"4": ["v0002"]}
+    assert isinstance(second.classifier.model, torch.nn.Module)
