@@ -12,7 +12,7 @@ from backend.inference import Analyzer
 from backend.label_config import LabelConfig
 from backend.regions import choice_region, heat_region, ignore_regions
 from backend.settings import Settings
-from backend.superpixels import compute_superpixels
+from backend.superpixels import superpixels_for
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +85,7 @@ class AttentionModel:
         result = choice_region(self.label_config, analysis)
         result += heat_region(self.label_config, analysis, size, self.settings)
         if self.label_config.brush_name and self.label_config.ignore_region_label:
-            superpixels = compute_superpixels(
-                image, self.settings.superpixel_method, self.settings.superpixel_segments, self.settings.superpixel_size
-            )
+            superpixels = superpixels_for(image, self.settings)
             result += ignore_regions(self.label_config, analysis, superpixels, size, self.settings)
         return {
             "result": result,

@@ -25,6 +25,7 @@ class Settings:
     cam_layer: str = ""  # module name; empty: the last conv block
     superpixel_method: str = "slic"  # slic | felzenszwalb
     superpixel_segments: int = 64
+    superpixel_compactness: float = 30.0  # SLIC: higher gives more regular cells on noisy images
     superpixel_size: int = 160  # long side (px) at which superpixels are computed
     ignore_regions: int = 3
     ignore_threshold: float = 0.3  # share of the CAM maximum a suggested region must reach

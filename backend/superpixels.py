@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image
 from skimage.segmentation import felzenszwalb, slic
 
+from backend.settings import Settings
+
 METHODS = ("slic", "felzenszwalb")
 
 
@@ -57,7 +59,7 @@ def working_shape(height: int, width: int, work_size: int) -> tuple[int, int]:
 
 
 def compute_superpixels(
-    image: np.ndarray, method: str = "slic", segments: int = 64, work_size: int = 160
+    image: np.ndarray, method: str = "slic", segments: int = 64, work_size: int = 160, compactness: float = 30.0
 ) -> Superpixels:
     """Segment an RGB uint8 image (H, W, 3)."""
     if method not in METHODS:
@@ -65,9 +67,20 @@ def compute_superpixels(
     h, w = working_shape(image.shape[0], image.shape[1], work_size)
     small = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR)) if (h, w) != image.shape[:2] else image
     if method == "slic":
-        labels = slic(small, n_segments=segments, compactness=10.0, start_label=0, enforce_connectivity=True)
+        labels = slic(small, n_segments=segments, compactness=compactness, start_label=0, enforce_connectivity=True)
     else:
         scale = max(1.0, h * w / max(segments, 1) / 4)
         labels = felzenszwalb(small, scale=scale, sigma=0.8, min_size=max(4, h * w // (segments * 4)))
     _, labels = np.unique(labels, return_inverse=True)  # ids 0..n-1 without gaps
     return Superpixels(labels.reshape(h, w).astype(np.int32))
+
+
+def superpixels_for(image: np.ndarray, settings: Settings) -> Superpixels:
+    """The segmentation used everywhere (predict and training), from the backend's settings."""
+    return compute_superpixels(
+        image,
+        settings.superpixel_method,
+        settings.superpixel_segments,
+        settings.superpixel_size,
+        settings.superpixel_compactness,
+    )

@@ -10,11 +10,11 @@ DATA=${DATA:-data/default}
 MODEL=${MODEL:-models/default-base.pt}
 PORT=${PORT:-9090}
 if [ ! -f "$DATA/train.csv" ]; then
-  $PY scripts/make_biased_dataset.py --out "$DATA" --size 128 --train 400 --val 50 --test 100 --shifted 100
+  $PY scripts/make_biased_dataset.py --out "$DATA" --size 128 --train 600 --val 50 --test 100 --shifted 100
 fi
 if [ ! -f "$MODEL" ]; then
   mkdir -p "$(dirname "$MODEL")"
-  $PY scripts/train_base_model.py --data "$DATA" --out "$MODEL" --image-size 128 --epochs 3
+  $PY scripts/train_base_model.py --data "$DATA" --out "$MODEL" --image-size 128 --epochs 5
 fi
 export MODEL_PATH="$MODEL" MODEL_DIR="${MODEL_DIR:-models/versions}" LOCAL_FILES_DOCUMENT_ROOT="$PWD/$DATA"
 export HOST=127.0.0.1 PORT PRETRAINED_WEIGHTS=${PRETRAINED_WEIGHTS:-none} WORKERS=${WORKERS:-1}
