@@ -9,9 +9,11 @@ from backend.classifier import Classifier, load_classifier
 from backend.checkpoints import ModelStore, project_key
 from backend.images import ImageError, ImageFetcher
 from backend.inference import Analyzer
+from backend.journal import AnnotationJournal
 from backend.label_config import LabelConfig
 from backend.regions import choice_region, heat_region, ignore_regions
 from backend.settings import Settings
+from backend.scheduler import TrainingScheduler
 from backend.superpixels import superpixels_for
 
 logger = logging.getLogger(__name__)
@@ -64,10 +66,29 @@ class AttentionModel:
         return predictions
 
     def fit(self, event: str, data: dict, **kwargs: Any) -> dict:
-        """Accept a Label Studio webhook event. Training on annotations is not part of this release."""
+        """Record a webhook event's annotations and queue background training; never trains in the request."""
         if event not in TRAINING_EVENTS:
             return {"status": "ignored", "reason": f"event {event} does not trigger training"}
-        return {"status": "ignored", "reason": "training is not available in this backend version"}
+        journal = AnnotationJournal(self.settings.model_dir, self.project)
+        journal.set_label_config(self.label_config.xml)
+        scheduler = TrainingScheduler(self.settings)
+        if event in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):
+            annotation, task = data.get("annotation"), data.get("task")
+            if not isinstance(annotation, dict) or not isinstance(task, dict) or task.get("id") is None:
+                raise TaskError(f"{event} needs 'annotation' and 'task' objects")
+            changes = journal.upsert(task, annotation)
+            every = self.settings.train_every
+            if every <= 0 or changes < every:
+                return {"status": "recorded", "changes_since_training": changes}
+        elif event == "ANNOTATIONS_DELETED":
+            deleted = data.get("annotations")
+            if not isinstance(deleted, list):
+                raise TaskError("ANNOTATIONS_DELETED needs an 'annotations' list")
+            removed = journal.delete([a.get("id") if isinstance(a, dict) else a for a in deleted])
+            if journal.annotation_count() == 0:
+                return {"status": "recorded", "removed": removed}
+        journal.reset_counter()
+        return {"status": scheduler.request(self.project), "project": self.project}
 
     def _image_url(self, task: dict) -> str:
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):

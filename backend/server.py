@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -17,7 +18,8 @@ from werkzeug.exceptions import HTTPException
 
 from backend.label_config import LabelConfig, LabelConfigError
 from backend.metrics import Metrics
-from backend.model import ModelManager
+from backend.model import ModelManager, TaskError
+from backend.scheduler import TrainingScheduler
 from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask("attention_backend")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     manager = ModelManager(settings)
+    scheduler = TrainingScheduler(settings)
     metrics = Metrics()
     app.extensions["attention"] = {"manager": manager, "metrics": metrics, "settings": settings}
 
@@ -139,7 +142,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             raise PayloadError(f"webhook {event} project has no 'label_config'")
         metrics.add("webhook_events_total", event=event)
         model = manager.get(_project_id(project), LabelConfig.parse(label_config))
-        return jsonify(model.fit(event, body)), 200
+        try:
+            return jsonify(model.fit(event, body)), 200
+        except TaskError as exc:
+            raise PayloadError(str(exc)) from None
 
     @app.get("/versions")
     def versions() -> Response:
@@ -150,6 +156,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/metrics")
     def metrics_text() -> Response:
+        root = Path(settings.model_dir)
+        for folder in sorted(root.iterdir()) if root.is_dir() else []:
+            if not folder.is_dir() or folder.name.startswith("."):
+                continue
+            status = scheduler.status(folder.name)
+            metrics.set("training_runs_total", status.get("runs", 0), project=folder.name)
+            metrics.set("training_failures_total", status.get("failures", 0), project=folder.name)
+            metrics.set("training_running", float(status["state"] == "running"), project=folder.name)
+            metrics.set("model_versions", len(manager.store.versions(folder.name)), project=folder.name)
         return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
 
     return app

@@ -39,6 +39,18 @@ class Settings:
     max_image_pixels: int = 50_000_000
     max_image_bytes: int = 50 * 1024 * 1024
     image_timeout: float = 10.0
+    train_loss: str = "auto"  # auto (click and box terms as annotated) | click | box | cyborg | copy_replace | ce
+    train_lr: float = 5e-4
+    train_steps: int = 100
+    train_batch_size: int = 32
+    train_unlabeled_batch: int = 32  # labelled images without guidance mixed into each step (cross-entropy only)
+    train_guidance_weight: float = 0.75  # w_g (IUI 2023)
+    train_class_weight: float = 0.25  # w_c
+    cyborg_alpha: float = 0.5
+    train_seed: int = 0
+    train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
+    annotation_policy: str = "latest"  # latest | merge, for several annotations of one task
+    keep_versions: int = 5
     label_config: str = ""  # labeling config XML (or a path to it) to load the model at worker start
     log_level: str = "INFO"
 

@@ -1,0 +1,89 @@
+"""One training run of a project: journal -> examples -> fine-tune -> a new model version."""
+from __future__ import annotations
+
+import copy
+import logging
+import re
+import shutil
+import time
+
+from backend.annotations import parse_task
+from backend.checkpoints import Manifest, ModelStore, project_key
+from backend.classifier import load_classifier
+from backend.images import ImageError, ImageFetcher
+from backend.inference import resolve_device
+from backend.journal import AnnotationJournal
+from backend.label_config import LabelConfig
+from backend.settings import Settings
+from backend.trainer import TrainConfig, fine_tune, prepare
+
+logger = logging.getLogger(__name__)
+
+
+class NothingToTrain(RuntimeError):
+    """The project has no usable annotation yet."""
+
+
+def next_version(store: ModelStore, project: object) -> str:
+    numbers = [int(m.group(1)) for v in store.versions(project) if (m := re.match(r"v(\d+)$", v.version))]
+    return f"v{max(numbers, default=0) + 1:04d}"
+
+
+def prune(store: ModelStore, project: object, keep: int) -> None:
+    """Delete all but the newest ``keep`` versions (never the newest one)."""
+    versions = store.versions(project)
+    for old in versions[: max(0, len(versions) - max(1, keep))]:
+        shutil.rmtree(store.path(project, old.version).parent, ignore_errors=True)
+
+
+def clean_partial(store: ModelStore, project: object) -> None:
+    """Remove temporary folders left by a run that was killed while saving."""
+    folder = store.root / project_key(project)
+    for leftover in folder.glob(".tmp-*") if folder.is_dir() else []:
+        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+
+
+def run_training(project: object, settings: Settings) -> Manifest:
+    """Fine-tune the project's current model on every recorded annotation and save the result as a new version."""
+    started = time.time()
+    journal = AnnotationJournal(settings.model_dir, project).read()
+    if not journal.get("label_config"):
+        raise NothingToTrain(f"project {project}: no labeling config recorded yet")
+    config = LabelConfig.parse(journal["label_config"])
+    fetcher = ImageFetcher(settings)
+    examples, images = [], []
+    for entry in journal["tasks"].values():
+        parsed = parse_task(entry["task"], entry["annotations"], config, settings.annotation_policy)
+        for message in parsed.messages:
+            logger.warning("project %s: %s", project, message)
+        if parsed.example is None:
+            continue
+        try:
+            images.append(fetcher.load(parsed.example.image_url))
+        except ImageError as exc:
+            logger.warning("project %s: task %s skipped: %s", project, parsed.example.task_id, exc)
+            continue
+        examples.append(parsed.example)
+    if not examples:
+        raise NothingToTrain(f"project {project}: no usable annotated task")
+    store = ModelStore(settings.model_dir)
+    clean_partial(store, project)
+    base = load_classifier(settings, config.classes, project)
+    model = copy.deepcopy(base.model)
+    logger.info("project %s: training from %s on %d annotated tasks", project, base.version, len(examples))
+    data = prepare(examples, images, base.image_size, settings)
+    metrics = fine_tune(model, base.arch, data, TrainConfig.from_settings(settings), device=resolve_device(settings.device))
+    manifest = Manifest(
+        version=next_version(store, project),
+        arch=base.arch,
+        classes=list(config.classes),
+        image_size=base.image_size,
+        parent=base.version,
+        annotation_count=len(examples),
+        metrics=metrics | {"seconds": round(time.time() - started, 2)},
+    )
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    store.save(project, state, manifest)
+    prune(store, project, settings.keep_versions)
+    logger.info("project %s: saved %s (parent %s) in %.1f s", project, manifest.version, base.version, time.time() - started)
+    return manifest
