@@ -20,6 +20,7 @@ import torch
 
 MODEL_FILE = "model.pt"
 MANIFEST_FILE = "manifest.json"
+PARTIAL_PREFIX = ".partial-"  # folders of versions being written
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -77,7 +78,7 @@ class ModelStore:
         target = folder / manifest.version
         if target.exists():
             raise FileExistsError(f"model version {manifest.version} already exists in {folder}")
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+        tmp = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=folder))
         try:
             torch.save(checkpoint_payload(state_dict, manifest), tmp / MODEL_FILE)
             (tmp / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=2))

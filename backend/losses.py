@@ -82,11 +82,13 @@ def box_guidance(maps: torch.Tensor, targets: GuidanceTargets) -> torch.Tensor:
     return outside * targets.has_box.to(maps.dtype)
 
 
-def _gaussian_window(size: int, sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    coords = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
+def _gaussian_blur(x: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
+    """Separable Gaussian filter of (B, 1, H, W) maps, zero-padded to keep the size."""
+    coords = torch.arange(size, device=x.device, dtype=x.dtype) - (size - 1) / 2
     g = torch.exp(-(coords**2) / (2 * sigma**2))
     g = g / g.sum()
-    return (g[:, None] * g[None, :]).view(1, 1, size, size)
+    x = F.conv2d(x, g.view(1, 1, 1, size), padding=(0, size // 2))
+    return F.conv2d(x, g.view(1, 1, size, 1), padding=(size // 2, 0))
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -94,13 +96,9 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int = 11, sigma: float = 1.5)
     x, y = a.unsqueeze(1), b.unsqueeze(1)
     size = min(window, x.shape[-1], x.shape[-2])
     size -= 1 - size % 2  # odd
-    kernel = _gaussian_window(size, sigma, x.device, x.dtype)
-    pad = size // 2
-    mu_x = F.conv2d(x, kernel, padding=pad)
-    mu_y = F.conv2d(y, kernel, padding=pad)
-    var_x = F.conv2d(x * x, kernel, padding=pad) - mu_x**2
-    var_y = F.conv2d(y * y, kernel, padding=pad) - mu_y**2
-    cov = F.conv2d(x * y, kernel, padding=pad) - mu_x * mu_y
+    stacked = _gaussian_blur(torch.cat([x, y, x * x, y * y, x * y]), size, sigma)
+    mu_x, mu_y, xx, yy, xy = stacked.split(x.shape[0])
+    var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
     c1, c2 = 0.01**2, 0.03**2
     index = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return index.flatten(1).mean(1)

@@ -21,6 +21,10 @@ from backend.superpixels import superpixels_for
 
 logger = logging.getLogger(__name__)
 LOSSES = ("auto", "ce", "copy_replace", *GUIDANCE)
+# Guidance targets and attention maps are compared at most at this resolution: the CAM
+# itself has 1/32 of the input's (7x7 at 224 px), and SSIM at 224 px would cost more
+# than the network's own forward and backward pass on a CPU.
+LOSS_RESOLUTION = 64
 
 
 @dataclass
@@ -62,13 +66,17 @@ def _box_mask(boxes: list[tuple[float, float, float, float]], size: int) -> tupl
 
 def prepare(examples: list[Example], images: list[np.ndarray], size: int, settings: Settings,
             saliency: list[np.ndarray | None] | None = None) -> TrainingSet:
-    """Tensors and targets for ``examples`` with their RGB ``images``; ``saliency`` are optional object masks."""
+    """Tensors and targets for ``examples`` with their RGB ``images``; ``saliency`` are optional object masks.
+
+    Inputs are at model size ``size``; targets at ``min(size, LOSS_RESOLUTION)``.
+    """
     n = len(examples)
+    loss_size = min(size, LOSS_RESOLUTION)
     positive = np.zeros((n, 2), dtype=np.float32)
     has_positive = np.zeros(n, dtype=bool)
-    negative = np.zeros((n, size, size), dtype=np.float32)
-    box = np.zeros((n, size, size), dtype=np.float32)
-    human = np.zeros((n, size, size), dtype=np.float32)
+    negative = np.zeros((n, loss_size, loss_size), dtype=np.float32)
+    box = np.zeros((n, loss_size, loss_size), dtype=np.float32)
+    human = np.zeros((n, loss_size, loss_size), dtype=np.float32)
     pixel_boxes: list[tuple[int, int, int, int] | None] = []
     for i, (example, image) in enumerate(zip(examples, images)):
         if example.positive:
@@ -83,11 +91,11 @@ def prepare(examples: list[Example], images: list[np.ndarray], size: int, settin
             if mask.shape == ignore.shape:
                 ignore |= mask
         if ignore.any():
-            negative[i] = _resize_mask(ignore, size) > 0.5
-        box[i], first = _box_mask(example.boxes, size)
-        pixel_boxes.append(first)
+            negative[i] = _resize_mask(ignore, loss_size) > 0.5
+        box[i], _ = _box_mask(example.boxes, loss_size)
+        pixel_boxes.append(_box_mask(example.boxes, size)[1])
         given = saliency[i] if saliency is not None else None
-        human[i] = _resize_mask(given, size) if given is not None else box[i]
+        human[i] = _resize_mask(given, loss_size) if given is not None else box[i]
     targets = GuidanceTargets(
         positive=torch.from_numpy(positive), has_positive=torch.from_numpy(has_positive),
         negative=torch.from_numpy(negative), box=torch.from_numpy(box),
@@ -180,7 +188,10 @@ def fine_tune(
             guided = config.loss not in ("ce", "copy_replace")
             if guided:
                 known = labels >= 0
-                out = cam(inputs, targets=torch.where(known, labels, torch.zeros_like(labels)), differentiable=True)
+                out = cam(
+                    inputs, targets=torch.where(known, labels, torch.zeros_like(labels)), differentiable=True,
+                    output_size=tuple(batch.targets.negative.shape[-2:]),
+                )
                 logits = out.logits
                 targets = GuidanceTargets(**{k: getattr(batch.targets, k).to(device) for k in ("positive", "has_positive", "negative", "box", "has_box", "saliency")})
                 guidance = _guidance(config.loss, out.maps.float(), targets)

@@ -8,7 +8,7 @@ import shutil
 import time
 
 from backend.annotations import parse_task
-from backend.checkpoints import Manifest, ModelStore, project_key
+from backend.checkpoints import PARTIAL_PREFIX, Manifest, ModelStore, project_key
 from backend.classifier import load_classifier
 from backend.images import ImageError, ImageFetcher
 from backend.inference import resolve_device
@@ -39,8 +39,8 @@ def prune(store: ModelStore, project: object, keep: int) -> None:
 def clean_partial(store: ModelStore, project: object) -> None:
     """Remove temporary folders left by a run that was killed while saving."""
     folder = store.root / project_key(project)
-    for leftover in folder.glob(".tmp-*") if folder.is_dir() else []:
-        shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+    for leftover in folder.glob(f"{PARTIAL_PREFIX}*") if folder.is_dir() else []:
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def run_training(project: object, settings: Settings) -> Manifest:

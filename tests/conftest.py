@@ -69,3 +69,12 @@ def rgb_image() -> np.ndarray:
     image[24:, :32] = (30, 30, 200)
     image[24:, 32:] = (220, 220, 220)
     return np.clip(image + rng.normal(0, 8, image.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def biased(tmp_path_factory: pytest.TempPathFactory):
+    """A SmallCNN that learned the shortcut: near-perfect on test.csv, poor on shifted.csv."""
+    root = write_dataset(tmp_path_factory.mktemp("biased"), BiasSpec(size=64, train=400, val=8, test=64, shifted=64))
+    data = load_dataset(root)
+    model = train_from_scratch(data.images("train"), data.labels("train"), len(data.classes), "small_cnn", image_size=64, epochs=6)
+    return data, model

@@ -96,7 +96,7 @@ def test_corrupt_and_unsafe_checkpoints_are_refused(tmp_path):
 
 def test_store_ignores_half_written_versions(tmp_path):
     store = ModelStore(tmp_path)
-    (tmp_path / "1" / ".tmp-abc").mkdir(parents=True)
+    (tmp_path / "1" / ".partial-abc").mkdir(parents=True)
     (tmp_path / "1" / "v9").mkdir()
     (tmp_path / "1" / "v9" / "model.pt").write_bytes(b"partial")  # no manifest: incomplete
     assert store.latest(1) is None
