@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up, build the embedded default (a generated biased dataset and a ResNet-18 trained on it),
+# Set up, build the embedded default (a generated biased dataset and a small CNN trained on it),
 # start the backend on 127.0.0.1:${PORT:-9090}, ask it for predictions and keep serving until Ctrl-C.
 # --check: exit after the sample predictions instead of serving.
 set -euo pipefail
@@ -14,7 +14,7 @@ if [ ! -f "$DATA/train.csv" ]; then
 fi
 if [ ! -f "$MODEL" ]; then
   mkdir -p "$(dirname "$MODEL")"
-  $PY scripts/train_base_model.py --data "$DATA" --out "$MODEL" --image-size 128 --epochs 5
+  $PY scripts/train_base_model.py --data "$DATA" --out "$MODEL" --arch small_cnn --image-size 128 --epochs 5
 fi
 export MODEL_PATH="$MODEL" MODEL_DIR="${MODEL_DIR:-models/versions}" LOCAL_FILES_DOCUMENT_ROOT="$PWD/$DATA"
 export HOST=127.0.0.1 PORT PRETRAINED_WEIGHTS=${PRETRAINED_WEIGHTS:-none} WORKERS=${WORKERS:-1}

@@ -44,14 +44,26 @@ def test_bad_predict_requests_get_400_with_a_reason(client, payload, message):
     assert message in response.json["error"]
 
 
-def test_webhook_validates_and_answers_each_event(client, label_config_xml):
+def test_webhook_validates_and_answers_each_event(client, settings, label_config_xml):
+    from backend.scheduler import TrainingScheduler
+
     project = {"id": 3, "label_config": label_config_xml}
-    for event in ("ANNOTATION_CREATED", "START_TRAINING", "ANNOTATIONS_DELETED", "PROJECT_UPDATED"):
-        response = client.post("/webhook", json={"action": event, "project": project})
-        assert response.status_code == 200 and response.json["status"] == "ignored"
-    assert client.post("/webhook", json={"project": project}).status_code == 400
-    missing = client.post("/webhook", json={"action": "START_TRAINING"})
-    assert missing.status_code == 400 and "project" in missing.json["error"]
+    ignored = client.post("/webhook", json={"action": "PROJECT_UPDATED", "project": project})
+    assert ignored.status_code == 200 and ignored.json["status"] == "ignored"
+    deleted = client.post("/webhook", json={"action": "ANNOTATIONS_DELETED", "annotations": [], "project": project})
+    assert deleted.json == {"status": "recorded", "removed": 0}
+    started = client.post("/webhook", json={"action": "START_TRAINING", "project": project})
+    assert started.status_code == 200 and started.json["status"] in ("started", "queued")
+    assert TrainingScheduler(settings).wait(3, timeout=120)["state"] == "idle"
+    for payload, message in [
+        ({"project": project}, "action"),
+        ({"action": "START_TRAINING"}, "project"),
+        ({"action": "START_TRAINING", "project": {"id": 3}}, "label_config"),
+        ({"action": "ANNOTATION_CREATED", "project": project, "task": {"id": 1}}, "annotation"),
+        ({"action": "ANNOTATIONS_DELETED", "project": project}, "annotations"),
+    ]:
+        response = client.post("/webhook", json=payload)
+        assert response.status_code == 400 and message in response.json["error"]
 
 
 def test_basic_auth_protects_everything_but_health(settings, label_config_xml, tasks):
