@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from backend.classifier import Classifier, load_classifier
 from backend.checkpoints import ModelStore, project_key
 from backend.images import ImageError, ImageFetcher
-from backend.inference import Analyzer
+from backend.inference import Analysis, Analyzer
 from backend.journal import AnnotationJournal
 from backend.label_config import LabelConfig
+from backend.queue import QUEUE_FILE, Queue, load_queue
 from backend.regions import choice_region, heat_region, ignore_regions
 from backend.settings import Settings
 from backend.scheduler import TrainingScheduler
@@ -35,6 +39,8 @@ class AttentionModel:
         self.fetcher = ImageFetcher(settings)
         self.classifier: Classifier | None = None
         self.analyzer: Analyzer | None = None
+        self._queue_stamp: int | None = -1
+        self._queue_cache: Queue | None = None
 
     @property
     def model_version(self) -> str:
@@ -56,14 +62,27 @@ class AttentionModel:
         images, readable = [], []
         for i, task in enumerate(tasks):
             try:
-                images.append(self.fetcher.load(self._image_url(task)))
+                images.append(self.fetcher.load(self.image_url(task)))
                 readable.append(i)
             except (ImageError, TaskError) as exc:
                 logger.error("task %s: %s", task.get("id") if isinstance(task, dict) else i, exc)
         predictions = [self._empty() for _ in tasks]
         for i, image, analysis in zip(readable, images, self.analyzer.analyze(images) if images else []):
-            predictions[i] = self._prediction(image, analysis)
+            predictions[i] = self.prediction_for(image, analysis)
+        queue = self._queue()
+        for task, prediction in zip(tasks, predictions):
+            if queue is not None and prediction["result"] and str(task.get("id")) in queue.scores:
+                prediction["score"] = queue.scores[str(task["id"])]
         return predictions
+
+    def _queue(self) -> Queue | None:
+        """The stored annotation queue when it was ranked with the served version (re-read when the file changes)."""
+        path = Path(self.settings.model_dir) / project_key(self.project) / QUEUE_FILE
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        if stamp != self._queue_stamp:
+            self._queue_stamp, self._queue_cache = stamp, load_queue(self.settings.model_dir, self.project)
+        queue = self._queue_cache
+        return queue if queue is not None and queue.version == self.model_version else None
 
     def fit(self, event: str, data: dict, **kwargs: Any) -> dict:
         """Record a webhook event's annotations and queue background training; never trains in the request."""
@@ -90,7 +109,8 @@ class AttentionModel:
         journal.reset_counter()
         return {"status": scheduler.request(self.project), "project": self.project}
 
-    def _image_url(self, task: dict) -> str:
+    def image_url(self, task: dict) -> str:
+        """The task's image URL from its data; TaskError when there is none."""
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise TaskError("task has no 'data' object")
         url = task["data"].get(self.label_config.image_key)
@@ -101,7 +121,8 @@ class AttentionModel:
     def _empty(self) -> dict:
         return {"result": [], "score": 0.0, "model_version": self.model_version}
 
-    def _prediction(self, image, analysis) -> dict:
+    def prediction_for(self, image: np.ndarray, analysis: Analysis) -> dict:
+        """The Label Studio prediction of one analysed image."""
         size = image.shape[:2]
         result = choice_region(self.label_config, analysis)
         result += heat_region(self.label_config, analysis, size, self.settings)

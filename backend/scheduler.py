@@ -116,9 +116,24 @@ def _run_pending(project: str, settings: Settings) -> None:
             status.update(state="failed", failures=status.get("failures", 0) + 1, last_error=f"{type(exc).__name__}: {exc}")
         else:
             status.update(state="idle", runs=status.get("runs", 0) + 1, last_version=manifest.version, message="")
+            _reorder_queue(project, settings, status)
         status.update(finished=time.time())
         status.pop("pending", None)
         atomic_write_json(folder / STATUS, status)
+
+
+def _reorder_queue(project: str, settings: Settings, status: dict[str, Any]) -> None:
+    """Push a fresh annotation queue for the new version when ``QUEUE_STRATEGY`` is set; failures do not fail training."""
+    if not settings.queue_strategy:
+        return
+    from backend.ordering import order_project
+
+    try:
+        queue, _ = order_project(settings, int(project), settings.queue_strategy, settings.queue_batch_size, progress=False)
+        status.update(queue_version=queue.version, queue_error="")
+    except Exception as exc:  # Label Studio unreachable, project gone: the model is saved all the same
+        logger.exception("project %s: could not re-order the Label Studio queue", project)
+        status.update(queue_error=f"{type(exc).__name__}: {exc}")
 
 
 def main(project: str) -> int:

@@ -51,6 +51,8 @@ class Settings:
     train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
     annotation_policy: str = "latest"  # latest | merge, for several annotations of one task
     keep_versions: int = 5
+    queue_strategy: str = ""  # after each training run, re-order the Label Studio queue with this strategy
+    queue_batch_size: int = 32
     label_config: str = ""  # labeling config XML (or a path to it) to load the model at worker start
     log_level: str = "INFO"
 

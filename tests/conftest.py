@@ -78,3 +78,17 @@ def biased(tmp_path_factory: pytest.TempPathFactory):
     data = load_dataset(root)
     model = train_from_scratch(data.images("train"), data.labels("train"), len(data.classes), "small_cnn", image_size=64, epochs=6)
     return data, model
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory: pytest.TempPathFactory, biased):
+    """A real Label Studio on 127.0.0.1 whose document root holds the biased dataset (as ``dataset/``)."""
+    from tests.label_studio_server import copy_dataset, start_label_studio
+
+    workdir = tmp_path_factory.mktemp("label-studio")
+    document_root = workdir / "files"
+    document_root.mkdir()
+    copy_dataset(biased[0].root, document_root)
+    server = start_label_studio(workdir, document_root)
+    yield server
+    server.stop()

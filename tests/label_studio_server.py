@@ -1,0 +1,92 @@
+"""A real Label Studio server on 127.0.0.1 for end-to-end tests (installed by ``scripts/setup.sh --with-label-studio``)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "e2e-test-token-0123456789"
+USER, PASSWORD = "annotator@example.com", "e2e-password"
+
+
+@dataclass
+class LabelStudioServer:
+    url: str
+    token: str
+    document_root: Path
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def label_studio_binary() -> Path:
+    path = Path(os.environ.get("LABEL_STUDIO_BIN", ROOT / ".ls-venv" / "bin" / "label-studio"))
+    if not path.exists():
+        raise RuntimeError(f"Label Studio is not installed at {path}: run ./scripts/setup.sh --with-label-studio")
+    return path
+
+
+def start_label_studio(workdir: Path, document_root: Path, timeout: float = 240.0) -> LabelStudioServer:
+    """Start Label Studio with a fresh database in ``workdir``, serving local files below ``document_root``."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        LABEL_STUDIO_BASE_DATA_DIR=str(workdir / "ls-data"),
+        LABEL_STUDIO_ML_BLOCK_LOCAL_IP="false",
+        LABEL_STUDIO_SSRF_PROTECTION_ENABLED="false",
+        LABEL_STUDIO_USER_TOKEN=TOKEN,
+        LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
+        LABEL_STUDIO_USERNAME=USER,
+        LABEL_STUDIO_PASSWORD=PASSWORD,
+        LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
+        LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(document_root),
+        SENTRY_DSN="",
+        FRONTEND_SENTRY_DSN="",
+        LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK="true",
+    )
+    log = workdir / "label-studio.log"
+    handle = open(log, "w")
+    process = subprocess.Popen(
+        [str(label_studio_binary()), "start", "--internal-host", "127.0.0.1", "-p", str(port), "--no-browser"],
+        env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Label Studio exited: {log.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/health", timeout=2).ok:
+                return LabelStudioServer(url, TOKEN, document_root, process, log)
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    process.kill()
+    raise RuntimeError(f"Label Studio did not answer /health in {timeout} s: {log.read_text()[-3000:]}")
+
+
+def copy_dataset(source: Path, document_root: Path, name: str = "dataset") -> Path:
+    target = document_root / name
+    if not target.exists():
+        shutil.copytree(source, target)
+    return target
