@@ -114,11 +114,18 @@ def cyborg_guidance(maps: torch.Tensor, targets: GuidanceTargets) -> torch.Tenso
     return ((1 - ssim(maps, targets.saliency)) + l1) * targets.has_saliency.to(maps.dtype)
 
 
+def mask_guidance(maps: torch.Tensor, targets: GuidanceTargets) -> torch.Tensor:
+    """Share of the attention mass outside a full object mask (the simulator's full-mask upper bound)."""
+    outside = (maps * (1 - targets.saliency)).flatten(1).sum(1) / _mass(maps)
+    return outside * targets.has_saliency.to(maps.dtype)
+
+
 GuidanceFn = Callable[[torch.Tensor, GuidanceTargets], torch.Tensor]
 GUIDANCE: dict[str, GuidanceFn] = {
     "click": click_guidance,
     "box": box_guidance,
     "cyborg": cyborg_guidance,
+    "mask": mask_guidance,
 }
 
 

@@ -42,7 +42,8 @@ class ScoredTasks:
         )
 
 
-def _downsample(attention: np.ndarray) -> np.ndarray:
+def downsample_attention(attention: np.ndarray) -> np.ndarray:
+    """(N, H, W) maps averaged down to the cached CACHE_SIDE x CACHE_SIDE."""
     tensor = torch.from_numpy(np.ascontiguousarray(attention, dtype=np.float32)).unsqueeze(1)
     return F.adaptive_avg_pool2d(tensor, CACHE_SIDE).squeeze(1).numpy()
 
@@ -102,7 +103,7 @@ def score_tasks(
                 logger.error("task %s: %s", task.get("id"), exc)
         if images:
             analyses = model.analyzer.analyze(images)
-            small = _downsample(np.stack([a.attention for a in analyses]))
+            small = downsample_attention(np.stack([a.attention for a in analyses]))
             for task, image, analysis, attention in zip(chunk, images, analyses, small):
                 entries[str(task["id"])] = {"probabilities": analysis.probabilities, "attention": attention, "embeddings": analysis.embedding}
                 if with_predictions:

@@ -36,7 +36,7 @@ class BiasSpec:
     shifted: int = 200
     bias: float = 1.0
     cue: str = "patch"
-    contrast: float = 15.0  # stripe amplitude: the true cue's strength
+    contrast: float = 11.0  # stripe amplitude: the true cue's strength
     seed: int = 0
 
 

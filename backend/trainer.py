@@ -137,7 +137,12 @@ def _guidance(loss: str, maps: torch.Tensor, targets: GuidanceTargets) -> torch.
     if loss == "auto":
         clicked = targets.has_positive | targets.has_negative
         return _mean_where(click_guidance(maps, targets), clicked.float()) + _mean_where(box_guidance(maps, targets), targets.has_box.float())
-    flags = {"click": targets.has_positive | targets.has_negative, "box": targets.has_box, "cyborg": targets.has_saliency}[loss]
+    flags = {
+        "click": targets.has_positive | targets.has_negative,
+        "box": targets.has_box,
+        "cyborg": targets.has_saliency,
+        "mask": targets.has_saliency,
+    }[loss]
     return _mean_where(GUIDANCE[loss](maps, targets), flags.float())
 
 

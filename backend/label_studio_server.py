@@ -1,8 +1,11 @@
-"""A real Label Studio server on 127.0.0.1 for end-to-end tests (installed by ``scripts/setup.sh --with-label-studio``)."""
+"""Run a local Label Studio on 127.0.0.1 for the demo and the end-to-end tests.
+
+Label Studio lives in its own virtual environment (``.ls-venv``, made by
+``scripts/setup.sh --e2e``) because its pins differ from ours.
+"""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -13,8 +16,8 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "e2e-test-token-0123456789"
-USER, PASSWORD = "annotator@example.com", "e2e-password"
+TOKEN = "local-demo-token-0123456789"
+USER, PASSWORD = "annotator@example.com", "attention-demo"
 
 
 @dataclass
@@ -42,13 +45,13 @@ def free_port() -> int:
 def label_studio_binary() -> Path:
     path = Path(os.environ.get("LABEL_STUDIO_BIN", ROOT / ".ls-venv" / "bin" / "label-studio"))
     if not path.exists():
-        raise RuntimeError(f"Label Studio is not installed at {path}: run ./scripts/setup.sh --with-label-studio")
+        raise RuntimeError(f"Label Studio is not installed at {path}: run ./scripts/setup.sh --e2e")
     return path
 
 
-def start_label_studio(workdir: Path, document_root: Path, timeout: float = 240.0) -> LabelStudioServer:
-    """Start Label Studio with a fresh database in ``workdir``, serving local files below ``document_root``."""
-    port = free_port()
+def start_label_studio(workdir: Path, document_root: Path, port: int | None = None, timeout: float = 240.0) -> LabelStudioServer:
+    """Start Label Studio with its database in ``workdir`` (reused when present), serving local files below ``document_root``."""
+    port = port or free_port()
     env = dict(
         os.environ,
         LABEL_STUDIO_BASE_DATA_DIR=str(workdir / "ls-data"),
@@ -85,8 +88,3 @@ def start_label_studio(workdir: Path, document_root: Path, timeout: float = 240.
     raise RuntimeError(f"Label Studio did not answer /health in {timeout} s: {log.read_text()[-3000:]}")
 
 
-def copy_dataset(source: Path, document_root: Path, name: str = "dataset") -> Path:
-    target = document_root / name
-    if not target.exists():
-        shutil.copytree(source, target)
-    return target

@@ -1,0 +1,236 @@
+"""Replay annotators on a dataset with known object masks: what each strategy and loss buys per annotation.
+
+For every strategy x loss x seed the simulator starts from the biased base model and
+runs R rounds: rank the unannotated training images with the current model, annotate
+the next N/R (per predicted class by default) with the simulated annotator that fits
+the loss, fine-tune from the current model, evaluate on test.csv and shifted.csv.
+Controls: the base model, ``ce`` (the same fine-tuning with cross-entropy only, on
+the same kind of selection) and ``full_mask`` (guidance with the full mask of every
+training image, the upper bound). Each finished cell is written to
+``OUT/cells/`` so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from backend.annotations import Example, parse_task
+from backend.annotators import box_annotation, click_annotation
+from backend.attention_quality import box_mask, dice_top_n, fraction_outside, pointing_game
+from backend.base_training import train_from_scratch
+from backend.cam import make_cam
+from backend.classifier import architecture, build_model
+from backend.dataset import Dataset
+from backend.inference import to_batch
+from backend.label_config import LabelConfig
+from backend.scoring import downsample_attention
+from backend.settings import Settings
+from backend.strategies import Pool, get_strategy, select_batch
+from backend.superpixels import superpixels_for
+from backend.templates import render_template
+from backend.trainer import TrainConfig, fine_tune, prepare
+
+logger = logging.getLogger(__name__)
+ANNOTATOR_OF_LOSS = {"click": "click", "ce": "click", "box": "box", "cyborg": "box", "copy_replace": "box", "auto": "click"}
+TOPK_SUFFIX = "@topk"  # "gmm@topk": fill each batch by rank alone instead of per predicted class
+
+
+@dataclass
+class SimConfig:
+    strategies: list[str] = field(default_factory=lambda: ["random", "entropy", "gmm"])
+    losses: list[str] = field(default_factory=lambda: ["click", "box"])
+    budget: int = 100
+    rounds: int = 2
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    steps: int = 60
+    batch_size: int = 16
+    unlabeled_batch: int = 16
+    lr: float = 5e-4
+    arch: str = "small_cnn"
+    image_size: int = 64
+    base_epochs: int = 5
+    click_noise: float = 0.05
+    box_jitter: float = 0.05
+    max_negative: int = 3
+
+
+@dataclass
+class Split:
+    """One split as tensors and ground truth."""
+
+    inputs: torch.Tensor
+    labels: np.ndarray
+    masks: list[np.ndarray]
+    boxes: list[tuple[float, float, float, float]]
+    images: list[np.ndarray]
+
+
+def load_split(data: Dataset, split: str, size: int) -> Split:
+    images = data.images(split)
+    masks = []
+    for sample, image in zip(data.splits[split], images):
+        if sample.mask is not None:
+            masks.append(np.asarray(Image.open(sample.mask).convert("L")) > 127)
+        elif sample.box is not None:
+            masks.append(box_mask(sample.box, image.shape[:2]))
+        else:
+            raise ValueError(f"{sample.image}: the simulator needs a mask or a box for every image")
+    boxes = [s.box if s.box is not None else _mask_box(m) for s, m in zip(data.splits[split], masks)]
+    return Split(to_batch(images, size), data.labels(split), masks, boxes, images)
+
+
+def _mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    rows, cols = np.nonzero(mask)
+    return float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)
+
+
+def model_outputs(model: torch.nn.Module, arch: str, inputs: torch.Tensor, targets: torch.Tensor | None = None, batch: int = 256):
+    """Probabilities, attention maps at input size and embeddings, in inference mode."""
+    spec = architecture(arch)
+    cam = make_cam(model.eval(), "auto", spec.last_block, spec.head)
+    probabilities, maps, embeddings = [], [], []
+    for start in range(0, len(inputs), batch):
+        out = cam(inputs[start : start + batch], None if targets is None else targets[start : start + batch])
+        probabilities.append(out.logits.softmax(1).numpy())
+        maps.append(out.maps.numpy())
+        embeddings.append(out.embeddings.numpy())
+    return np.concatenate(probabilities), np.concatenate(maps), np.concatenate(embeddings)
+
+
+def evaluate(model: torch.nn.Module, arch: str, split: Split) -> dict[str, float]:
+    """Accuracy, balanced accuracy and attention quality (CAM of the true class) on one split."""
+    probabilities, maps, _ = model_outputs(model, arch, split.inputs, torch.as_tensor(split.labels))
+    predicted = probabilities.argmax(1)
+    classes = np.unique(split.labels)
+    recalls = [float((predicted[split.labels == c] == c).mean()) for c in classes]
+    size = maps.shape[1:]
+    resized = [np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((size[1], size[0]), Image.NEAREST)) > 0 for m in split.masks]
+    scale = [(size[1] / m.shape[1], size[0] / m.shape[0]) for m in split.masks]
+    boxes = [box_mask((b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy), size) for b, (sx, sy) in zip(split.boxes, scale)]
+    return {
+        "accuracy": float((predicted == split.labels).mean()),
+        "balanced_accuracy": float(np.mean(recalls)),
+        "pointing_game": float(np.mean([pointing_game(a, m) for a, m in zip(maps, resized)])),
+        "dice": float(np.mean([dice_top_n(a, m) for a, m in zip(maps, resized)])),
+        "outside_box": float(np.mean([fraction_outside(a, b) for a, b in zip(maps, boxes)])),
+    }
+
+
+def annotate(kind: str, config: LabelConfig, label: int, mask: np.ndarray, box, image: np.ndarray, attention: np.ndarray,
+             settings: Settings, cfg: SimConfig, rng: np.random.Generator) -> dict:
+    """The Label Studio annotation the simulated person submits for one image."""
+    if kind == "box":
+        return box_annotation(config, label, box, mask.shape, rng, cfg.box_jitter)
+    return click_annotation(config, label, mask, attention, superpixels_for(image, settings), rng, cfg.click_noise, cfg.max_negative)
+
+
+def _records(strategy: str, loss: str, seed: int, round_: int, annotated: int, seconds: float, mix: list[int],
+             test: dict, shifted: dict) -> dict[str, Any]:
+    return {"strategy": strategy, "loss": loss, "seed": seed, "round": round_, "annotations": annotated,
+            "annotation_seconds": seconds, "class_mix": mix, "test": test, "shifted": shifted}
+
+
+class Simulator:
+    """Holds the data, the base model and the configuration; runs and stores cells."""
+
+    def __init__(self, data: Dataset, cfg: SimConfig, out: Path, progress: bool = True):
+        self.data, self.cfg, self.out, self.progress = data, cfg, Path(out), progress
+        self.config = LabelConfig.parse(render_template("combined", data.classes))
+        self.settings = Settings(image_size=cfg.image_size)
+        self.train = load_split(data, "train", cfg.image_size)
+        self.test = load_split(data, "test", cfg.image_size)
+        self.shifted = load_split(data, "shifted", cfg.image_size) if "shifted" in data.splits else self.test
+        (self.out / "cells").mkdir(parents=True, exist_ok=True)
+        self.base = self._base_model()
+        self.base_scores = self._evaluate(self.base)
+
+    def _base_model(self) -> torch.nn.Module:
+        path = self.out / "base_model.pt"
+        model = build_model(self.cfg.arch, len(self.data.classes))
+        if path.is_file():
+            model.load_state_dict(torch.load(path, weights_only=True))
+            return model.eval()
+        logger.info("training the base model on %d images", len(self.train.labels))
+        model = train_from_scratch(self.train.images, self.train.labels, len(self.data.classes), self.cfg.arch,
+                                   self.cfg.image_size, epochs=self.cfg.base_epochs)
+        torch.save(model.state_dict(), path)
+        return model
+
+    def cell_path(self, strategy: str, loss: str, seed: int) -> Path:
+        return self.out / "cells" / f"{strategy.replace('@', '-')}__{loss}__{seed}.json"
+
+    def cells(self) -> list[tuple[str, str, int]]:
+        cells = [("base", "none", 0), ("full_mask", "mask", 0)]
+        cells += [(s, loss, seed) for seed in self.cfg.seeds for loss in self.cfg.losses for s in self.cfg.strategies]
+        return cells
+
+    def run(self) -> list[dict[str, Any]]:
+        todo = [c for c in self.cells() if not self.cell_path(*c).is_file()]
+        logger.info("%d cells, %d done before, %d to run", len(self.cells()), len(self.cells()) - len(todo), len(todo))
+        for cell in tqdm(todo, desc="simulating", unit="cell", disable=not self.progress):
+            started = time.perf_counter()
+            records = self.run_cell(*cell)
+            self.cell_path(*cell).write_text(json.dumps(records))
+            logger.info("%s / %s / seed %d: shifted accuracy %.3f (%.0f s)", *cell, records[-1]["shifted"]["accuracy"], time.perf_counter() - started)
+        return [r for c in self.cells() for r in json.loads(self.cell_path(*c).read_text())]
+
+    def _evaluate(self, model: torch.nn.Module) -> tuple[dict, dict]:
+        return evaluate(model, self.cfg.arch, self.test), evaluate(model, self.cfg.arch, self.shifted)
+
+    def run_cell(self, strategy: str, loss: str, seed: int) -> list[dict[str, Any]]:
+        cfg = self.cfg
+        records = [_records(strategy, loss, seed, 0, 0, 0.0, [], *self.base_scores)]
+        if strategy == "base":
+            return records
+        model = copy.deepcopy(self.base)
+        train = self.train
+        extra = (train.inputs, torch.as_tensor(train.labels))
+        if strategy == "full_mask":
+            examples = [Example(task_id=i, image_url="", label=int(l)) for i, l in enumerate(train.labels)]
+            data = prepare(examples, train.images, cfg.image_size, self.settings, saliency=[m.astype(np.float32) for m in train.masks])
+            fine_tune(model, cfg.arch, data, self._train_config("mask", seed, cfg.steps * cfg.rounds), extra=extra)
+            test, shifted = self._evaluate(model)
+            records.append(_records(strategy, loss, seed, cfg.rounds, len(train.labels), 0.0, [], test, shifted))
+            return records
+        name, per_class = (strategy[: -len(TOPK_SUFFIX)], False) if strategy.endswith(TOPK_SUFFIX) else (strategy, True)
+        rng = np.random.default_rng(seed)
+        annotated = np.zeros(len(train.labels), dtype=bool)
+        examples: dict[int, Example] = {}
+        seconds = 0.0
+        per_round = [cfg.budget // cfg.rounds + (1 if r < cfg.budget % cfg.rounds else 0) for r in range(cfg.rounds)]
+        for round_, count in enumerate(per_round, start=1):
+            probabilities, maps, embeddings = model_outputs(model, cfg.arch, train.inputs)
+            pool = Pool(probabilities=probabilities, attention=downsample_attention(maps), embeddings=embeddings,
+                        annotated=annotated.copy(), labels=train.labels)
+            ranking = get_strategy(name)(pool, count, rng)
+            chosen = select_batch(ranking, pool, count, per_class=per_class)
+            mix = np.bincount(pool.predicted[chosen], minlength=len(self.data.classes)).tolist()
+            for i in chosen:
+                kind = ANNOTATOR_OF_LOSS.get(loss, "click")
+                annotation = annotate(kind, self.config, int(train.labels[i]), train.masks[i], train.boxes[i], train.images[i],
+                                      maps[i], self.settings, cfg, rng)
+                parsed = parse_task({"id": int(i), "data": {"image": f"train/{i}"}}, [annotation], self.config)
+                examples[int(i)] = parsed.example
+                seconds += annotation["lead_time"]
+                annotated[i] = True
+            order = sorted(examples)
+            data = prepare([examples[i] for i in order], [train.images[i] for i in order], cfg.image_size, self.settings)
+            fine_tune(model, cfg.arch, data, self._train_config(loss, seed * 1000 + round_, cfg.steps), extra=extra)
+            test, shifted = self._evaluate(model)
+            records.append(_records(strategy, loss, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
+        return records
+
+    def _train_config(self, loss: str, seed: int, steps: int) -> TrainConfig:
+        cfg = self.cfg
+        return TrainConfig(loss=loss, lr=cfg.lr, steps=steps, batch_size=cfg.batch_size, unlabeled_batch=cfg.unlabeled_batch, seed=seed)
+

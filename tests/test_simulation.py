@@ -1,0 +1,66 @@
+"""One miniature simulator run, end to end."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from backend.sim_report import summarise
+from backend.synthetic import BiasSpec, write_dataset
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    data = write_dataset(out / "data", BiasSpec(size=32, train=80, val=4, test=24, shifted=24))
+    command = [sys.executable, "scripts/simulate.py", "--data", str(data), "--out", str(out), "--strategies", "random", "gmm@topk",
+               "--losses", "click", "ce", "--budget", "8", "--rounds", "2", "--seeds", "2", "--steps", "2", "--image-size", "32"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    return out, first, second
+
+
+def test_outputs_and_schema(run):
+    out, first, _ = run
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["budget"] == 8 and results["config"]["seeds"] == [0, 1]
+    records = results["records"]
+    cells = {(r["strategy"], r["loss"], r["seed"]) for r in records}
+    assert ("base", "none", 0) in cells and ("full_mask", "mask", 0) in cells
+    assert {(s, l) for s, l, _ in cells} >= {("random", "click"), ("gmm@topk", "ce")}
+    for record in records:
+        assert set(record["shifted"]) == {"accuracy", "balanced_accuracy", "pointing_game", "dice", "outside_box"}
+    rounds = sorted((r["round"], r["annotations"]) for r in records if r["strategy"] == "random" and r["loss"] == "click" and r["seed"] == 1)
+    assert rounds == [(0, 0), (1, 4), (2, 8)]
+    per_class = [r["class_mix"] for r in records if r["strategy"] == "random" and r["round"] > 0]
+    assert all(sum(m) == 4 for m in per_class)
+    assert all(r["annotation_seconds"] == 6.0 * r["annotations"] for r in records if r["loss"] == "click")
+    summary = (out / "summary.md").read_text()
+    assert "| random | click | 2 |" in summary and "gap closed" in summary
+    assert (out / "curves_click.png").stat().st_size > 1000 and (out / "curves_ce.png").is_file()
+
+
+def test_interrupted_runs_resume_without_redoing_cells(run):
+    _, first, second = run
+    assert "8 to run" in first.stderr or "8 to run" in first.stdout
+    assert "0 to run" in second.stderr or "0 to run" in second.stdout
+
+
+def test_summary_marks_overlapping_spreads_unresolved():
+    def record(strategy, seed, accuracy):
+        metrics = {"accuracy": accuracy, "balanced_accuracy": accuracy, "pointing_game": 0, "dice": 0, "outside_box": 0}
+        return [{"strategy": strategy, "loss": "click", "seed": seed, "round": r, "annotations": 4 * r, "annotation_seconds": 0,
+                 "class_mix": [2, 2] if r else [], "test": metrics, "shifted": metrics if r else dict(metrics, accuracy=0.0)} for r in (0, 1)]
+
+    records = [x for s, a in [(0, 0.9), (1, 0.7)] for x in record("a", s, a)]
+    records += [x for s, a in [(0, 0.85), (1, 0.8)] for x in record("b", s, a)]
+    records += [x for s, a in [(0, 0.2), (1, 0.21)] for x in record("c", s, a)]
+    rows = {r["strategy"]: r for r in summarise(records, 4)}
+    assert rows["b"]["shifted_accuracy"] == pytest.approx(0.825)
+    from backend.sim_report import summary_markdown
+
+    table = summary_markdown(list(rows.values()), {"budget": 4, "rounds": 1, "seeds": [0, 1], "arch": "x", "image_size": 8, "steps": 1})
+    assert "| b | click | 2 | 0.825 ± 0.025 |" in table and table.count("best") == 1
+    assert "| a | click | 2 | 0.800 ± 0.100 |" in table and "unresolved" in table.split("| a | click")[1].split("\n")[0]
+    assert "worse" in table.split("| c | click")[1].split("\n")[0]
