@@ -20,7 +20,7 @@ def test_label_studio_gets_attention_pre_annotations_from_the_backend(stack, lab
     client, url, settings, data, _ = stack
     pid, ml = project_with_backend(stack, label_studio, "combined", "e2e predictions")
     assert client.ml.get(ml).state in ("CO", "TR", "PR")  # Label Studio reached /health and /setup
-    retrievewait_predictions(client, pid)
+    retrieve_predictions(client, pid)
     tasks, found = wait_predictions(client, pid, "base-small_cnn-")
     config = LabelConfig.parse(client.projects.get(pid).label_config)
     for task in tasks[:10]:
@@ -59,7 +59,7 @@ def test_annotations_train_through_the_webhook_and_new_predictions_follow(stack,
         time.sleep(1)
     status = scheduler.wait(pid, timeout=300)
     assert status["last_version"] > before
-    retrievewait_predictions(client, pid)
+    retrieve_predictions(client, pid)
     _, found = wait_predictions(client, pid, status["last_version"])
     assert all(p[0]["model_version"] == status["last_version"] for p in found.values())
 
