@@ -22,5 +22,5 @@ if [ "${1:-}" = "--e2e" ]; then
     if [ "$(id -u)" != 0 ]; then echo "the browser test needs Debian's chromium: apt-get install chromium (as root)" >&2; exit 1; fi
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
   fi
-  /usr/bin/chromium --version
+  /usr/bin/chromium --version 2>/dev/null
 fi
