@@ -1,4 +1,5 @@
 """A person's view: Debian's Chromium (headless) logs into Label Studio and opens a task with our pre-annotations."""
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +62,43 @@ def test_heat_overlay_and_ignore_regions_are_drawn_over_the_image(stack, label_s
     bluer = delta[..., 2] > 20  # the blue "Ignore" regions raise blue (they overlap the heat, so red may rise too)
     assert redder.mean() > 0.02, f"no heat overlay drawn ({redder.mean():.3f} of the image redder)"
     assert bluer.mean() > 0.002, f"no ignore regions drawn ({bluer.mean():.3f} of the image bluer)"
+
+
+def test_annotator_places_a_focus_click_and_it_reaches_the_training_queue(stack, label_studio):
+    from backend.journal import AnnotationJournal
+
+    client, _, settings, _, _ = stack
+    pid, _ = project_with_backend(stack, label_studio, "click", "e2e browser round trip")
+    task = sorted(client.tasks.list(project=pid), key=lambda t: t.id)[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{label_studio.url}/user/login/")
+        page.fill("input[name=email]", USER)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+        page.goto(f"{label_studio.url}/projects/{pid}/data?task={task.id}")
+        page.wait_for_selector("canvas", timeout=60_000)
+        page.wait_for_timeout(3000)
+        page.locator("label:has(input[name='vertical'])").first.click()  # the class
+        boxes = [b for b in (c.bounding_box() for c in page.query_selector_all("canvas")) if b and b["width"] > 100]
+        box = max(boxes, key=lambda b: b["width"] * b["height"])
+        page.mouse.move(box["x"] + box["height"] * 0.1, box["y"] + box["height"] * 0.9)
+        page.keyboard.press("f")  # the "focus" KeyPointLabels label's hotkey
+        page.wait_for_timeout(300)
+        page.mouse.click(box["x"] + box["height"] * 0.1, box["y"] + box["height"] * 0.9)  # a spot no region covers
+        page.wait_for_timeout(500)
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(ARTIFACTS / "label_studio_submitted.png"))
+        browser.close()
+    journal = AnnotationJournal(settings.model_dir, pid)
+    deadline = time.time() + 60
+    while time.time() < deadline and str(task.id) not in journal.read()["tasks"]:
+        time.sleep(0.5)
+    entry = journal.read()["tasks"][str(task.id)]
+    regions = entry["annotations"][-1]["result"]
+    focus = [r for r in regions if r["type"] == "keypointlabels" and r["value"]["keypointlabels"] == ["focus"]]
+    assert len(focus) == 1 and 0 <= focus[0]["value"]["x"] <= 100 and 0 <= focus[0]["value"]["y"] <= 100
+    assert any(r["type"] == "choices" and r["value"]["choices"] == ["vertical"] for r in regions)
