@@ -103,5 +103,15 @@ class AnnotationJournal:
                     del data["tasks"][task_id]
         return removed
 
+    def replace_tasks(self, tasks: list[dict]) -> int:
+        """Make the record match ``tasks`` (id, data, annotations) as Label Studio holds them; returns tasks kept."""
+        with self._editing() as data:
+            data["tasks"] = {
+                str(t["id"]): {"task": {"id": t["id"], "data": t.get("data", {})}, "annotations": list(t["annotations"])}
+                for t in tasks
+                if t.get("annotations")
+            }
+            return len(data["tasks"])
+
     def annotation_count(self) -> int:
         return sum(len(entry["annotations"]) for entry in self.read()["tasks"].values())

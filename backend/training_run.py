@@ -43,9 +43,30 @@ def clean_partial(store: ModelStore, project: object) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
+def sync_from_label_studio(project: object, settings: Settings) -> None:
+    """Refresh the journal with every annotation Label Studio holds for the project, when it can be reached.
+
+    Webhooks only tell about annotations made after they were added; Label Studio is the source of truth. When it
+    cannot be read, training goes on with the annotations recorded from webhooks.
+    """
+    key = project_key(project)
+    if not (settings.label_studio_url and settings.label_studio_api_key and key.isdigit()):
+        return
+    from backend.label_studio import connect, project_tasks
+
+    try:
+        tasks = project_tasks(connect(settings.label_studio_url, settings.label_studio_api_key), int(key))
+    except Exception as exc:  # unreachable, auth, project deleted: keep what the webhooks recorded
+        logger.warning("project %s: could not read annotations from Label Studio (%s); using the recorded ones", key, type(exc).__name__)
+        return
+    kept = AnnotationJournal(settings.model_dir, project).replace_tasks(tasks)
+    logger.info("project %s: %d annotated tasks read from Label Studio", key, kept)
+
+
 def run_training(project: object, settings: Settings) -> Manifest:
-    """Fine-tune the project's current model on every recorded annotation and save the result as a new version."""
+    """Fine-tune the project's current model on every annotation and save the result as a new version."""
     started = time.time()
+    sync_from_label_studio(project, settings)
     journal = AnnotationJournal(settings.model_dir, project).read()
     if not journal.get("label_config"):
         raise NothingToTrain(f"project {project}: no labeling config recorded yet")

@@ -77,3 +77,28 @@ def test_backend_metrics_after_the_round_trip(stack):
     text = requests.get(f"{url}/metrics", timeout=10).text
     assert "attention_backend_predict_tasks_total" in text or "attention_backend_training_runs_total" in text
     assert stack[2].label_studio_api_key not in log.read_text()
+
+
+def test_start_training_reads_annotations_made_before_any_webhook(stack, label_studio):
+    from backend.label_studio import ensure_local_storage, ensure_ml_backend, ensure_project
+    from backend.templates import render_template
+
+    client, url, settings, data, _ = stack
+    pid = ensure_project(client, "e2e no webhook", render_template("click", data.classes))
+    ensure_local_storage(client, pid, str(label_studio.document_root / "dataset" / "images" / "test"))
+    config = LabelConfig.parse(client.projects.get(pid).label_config)
+    tasks = sorted(client.tasks.list(project=pid), key=lambda t: t.id)[:3]
+    for task in tasks:  # annotated before the backend is connected: no event reaches it
+        sample = sample_of(data, task)
+        annotation = click_annotation(config, sample.label, np.asarray(Image.open(sample.mask)) > 0)
+        client.annotations.create(id=task.id, result=annotation["result"])
+    ml = ensure_ml_backend(client, pid, url)
+    assert AnnotationJournal(settings.model_dir, pid).read()["tasks"] == {}
+    client.ml.train(ml)
+    scheduler = TrainingScheduler(settings)
+    deadline = time.time() + 300
+    while time.time() < deadline and not scheduler.status(pid).get("last_version"):
+        time.sleep(1)
+    status = scheduler.wait(pid, timeout=300)
+    assert status["last_version"] == "v0001" and status["failures"] == 0
+    assert sorted(AnnotationJournal(settings.model_dir, pid).read()["tasks"]) == sorted(str(t.id) for t in tasks)
