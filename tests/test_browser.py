@@ -18,6 +18,18 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
+def _logged_in(playwright, url: str):
+    """Headless Chromium logged into Label Studio as the demo user."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{url}/user/login/")
+    page.fill("input[name=email]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda current: "/login" not in current, timeout=60_000)
+    return browser, page
+
+
 def _canvas_shot(page, path: Path) -> np.ndarray:
     """The pixels of the editor's image canvas (the largest canvas), screenshot kept at ``path``."""
     boxes = [c.bounding_box() for c in page.query_selector_all("canvas")]
@@ -41,13 +53,7 @@ def test_heat_overlay_and_ignore_regions_are_drawn_over_the_image(stack, label_s
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     task_url = f"{label_studio.url}/projects/{pid}/data?task={task.id}"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"{label_studio.url}/user/login/")
-        page.fill("input[name=email]", USER)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+        browser, page = _logged_in(p, label_studio.url)
         page.goto(task_url)
         page.wait_for_selector("canvas", timeout=60_000)
         page.wait_for_timeout(4000)  # image decode and region rendering
@@ -71,13 +77,7 @@ def test_annotator_places_a_focus_click_and_it_reaches_the_training_queue(stack,
     pid, _ = project_with_backend(stack, label_studio, "click", "e2e browser round trip")
     task = sorted(client.tasks.list(project=pid), key=lambda t: t.id)[0]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"{label_studio.url}/user/login/")
-        page.fill("input[name=email]", USER)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+        browser, page = _logged_in(p, label_studio.url)
         page.goto(f"{label_studio.url}/projects/{pid}/data?task={task.id}")
         page.wait_for_selector("canvas", timeout=60_000)
         page.wait_for_timeout(3000)
