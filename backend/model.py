@@ -59,21 +59,26 @@ class AttentionModel:
         """One prediction per task, in order; unreadable tasks get an empty prediction."""
         if self.analyzer is None:
             self.setup()
-        images, readable = [], []
-        for i, task in enumerate(tasks):
-            try:
-                images.append(self.fetcher.load(self.image_url(task)))
-                readable.append(i)
-            except (ImageError, TaskError) as exc:
-                logger.error("task %s: %s", task.get("id") if isinstance(task, dict) else i, exc)
+        readable = self.read_images(tasks)
+        images = [image for _, image in readable]
         predictions = [self._empty() for _ in tasks]
-        for i, image, analysis in zip(readable, images, self.analyzer.analyze(images) if images else []):
+        for (i, image), analysis in zip(readable, self.analyzer.analyze(images) if images else []):
             predictions[i] = self.prediction_for(image, analysis)
         queue = self._queue()
         for task, prediction in zip(tasks, predictions):
             if queue is not None and prediction["result"] and str(task.get("id")) in queue.scores:
                 prediction["score"] = queue.scores[str(task["id"])]
         return predictions
+
+    def read_images(self, tasks: list[dict]) -> list[tuple[int, np.ndarray]]:
+        """(index, RGB image) of each task whose image can be read; the others are logged and left out."""
+        readable = []
+        for i, task in enumerate(tasks):
+            try:
+                readable.append((i, self.fetcher.load(self.image_url(task))))
+            except (ImageError, TaskError) as exc:
+                logger.error("task %s: %s", task.get("id") if isinstance(task, dict) else i, exc)
+        return readable
 
     def _queue(self) -> Queue | None:
         """The stored annotation queue when it was ranked with the served version (re-read when the file changes)."""

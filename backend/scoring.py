@@ -1,7 +1,6 @@
 """Batch scoring of a project's tasks: model outputs for ranking, cached per model version."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from backend.checkpoints import project_key
-from backend.images import ImageError
-from backend.model import AttentionModel, TaskError
+from backend.model import AttentionModel
 from backend.strategies import Pool
 
-logger = logging.getLogger(__name__)
 CACHE_SIDE = 16  # attention maps are cached at 16x16
 
 
@@ -94,21 +91,18 @@ def score_tasks(
     batch = model.analyzer.batch_size
     bar = tqdm(total=len(todo), desc=f"scoring with {model.model_version}", unit="task", disable=not progress)
     for start in range(0, len(todo), batch):
-        chunk, images = [], []
-        for task in todo[start : start + batch]:
-            try:
-                images.append(model.fetcher.load(model.image_url(task)))
-                chunk.append(task)
-            except (ImageError, TaskError) as exc:
-                logger.error("task %s: %s", task.get("id"), exc)
-        if images:
+        chunk = todo[start : start + batch]
+        readable = model.read_images(chunk)
+        if readable:
+            images = [image for _, image in readable]
             analyses = model.analyzer.analyze(images)
             small = downsample_attention(np.stack([a.attention for a in analyses]))
-            for task, image, analysis, attention in zip(chunk, images, analyses, small):
+            for (i, image), analysis, attention in zip(readable, analyses, small):
+                task = chunk[i]
                 entries[str(task["id"])] = {"probabilities": analysis.probabilities, "attention": attention, "embeddings": analysis.embedding}
                 if with_predictions:
                     predictions[task["id"]] = model.prediction_for(image, analysis)
-        bar.update(len(todo[start : start + batch]))
+        bar.update(len(chunk))
     bar.close()
     cache.save(entries)
     known = [t["id"] for t in tasks if str(t.get("id")) in entries]
