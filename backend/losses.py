@@ -8,7 +8,7 @@ penalty on CAM values at weight 0.75 flattens the map and ruins accuracy
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable
 
 import torch
@@ -27,6 +27,10 @@ class GuidanceTargets:
     box: torch.Tensor  # (B, H, W) 1 inside the object box(es)
     has_box: torch.Tensor  # (B,) bool
     saliency: torch.Tensor  # (B, H, W) human saliency in [0, 1] (from boxes or masks)
+
+    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "GuidanceTargets":
+        """The same targets with ``fn`` applied to every tensor (indexing a batch, moving to a device)."""
+        return GuidanceTargets(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
 
     @property
     def has_negative(self) -> torch.Tensor:

@@ -40,11 +40,7 @@ class TrainingSet:
         return int(self.labels.shape[0])
 
     def subset(self, index: torch.Tensor) -> "TrainingSet":
-        t = self.targets
-        picked = GuidanceTargets(
-            positive=t.positive[index], has_positive=t.has_positive[index], negative=t.negative[index],
-            box=t.box[index], has_box=t.has_box[index], saliency=t.saliency[index],
-        )
+        picked = self.targets.apply(lambda tensor: tensor[index])
         return TrainingSet(self.inputs[index], self.labels[index], picked, [self.pixel_boxes[i] for i in index.tolist()])
 
 
@@ -198,8 +194,7 @@ def fine_tune(
                     output_size=tuple(batch.targets.negative.shape[-2:]),
                 )
                 logits = out.logits
-                targets = GuidanceTargets(**{k: getattr(batch.targets, k).to(device) for k in ("positive", "has_positive", "negative", "box", "has_box", "saliency")})
-                guidance = _guidance(config.loss, out.maps.float(), targets)
+                guidance = _guidance(config.loss, out.maps.float(), batch.targets.apply(lambda tensor: tensor.to(device)))
             else:
                 logits = model(inputs)
                 guidance = torch.zeros((), device=device)
