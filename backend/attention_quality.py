@@ -32,3 +32,9 @@ def box_mask(box: tuple[float, float, float, float], shape: tuple[int, int]) -> 
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     mask[max(0, y0) : max(0, y1), max(0, x0) : max(0, x1)] = True
     return mask
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Pixel box (x_min, y_min, x_max, y_max), exclusive max, around a non-empty boolean mask."""
+    rows, cols = np.nonzero(mask)
+    return int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1

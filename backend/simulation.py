@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from backend.annotations import Example, parse_task
 from backend.annotators import box_annotation, click_annotation
-from backend.attention_quality import box_mask, dice_top_n, fraction_outside, pointing_game
+from backend.attention_quality import box_mask, dice_top_n, fraction_outside, mask_box, pointing_game
 from backend.base_training import train_from_scratch
 from backend.cam import make_cam
 from backend.classifier import architecture, build_model
@@ -73,6 +73,8 @@ class Split:
     masks: list[np.ndarray]
     boxes: list[tuple[float, float, float, float]]
     images: list[np.ndarray]
+    eval_masks: list[np.ndarray]  # masks and box masks at model input size, where the attention maps are
+    eval_boxes: list[np.ndarray]
 
 
 def load_split(data: Dataset, split: str, size: int) -> Split:
@@ -85,13 +87,11 @@ def load_split(data: Dataset, split: str, size: int) -> Split:
             masks.append(box_mask(sample.box, image.shape[:2]))
         else:
             raise ValueError(f"{sample.image}: the simulator needs a mask or a box for every image")
-    boxes = [s.box if s.box is not None else _mask_box(m) for s, m in zip(data.splits[split], masks)]
-    return Split(to_batch(images, size), data.labels(split), masks, boxes, images)
-
-
-def _mask_box(mask: np.ndarray) -> tuple[float, float, float, float]:
-    rows, cols = np.nonzero(mask)
-    return float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)
+    boxes = [s.box if s.box is not None else mask_box(m) for s, m in zip(data.splits[split], masks)]
+    eval_masks = [np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)) > 0 for m in masks]
+    scale = [(size / m.shape[1], size / m.shape[0]) for m in masks]
+    eval_boxes = [box_mask((b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy), (size, size)) for b, (sx, sy) in zip(boxes, scale)]
+    return Split(to_batch(images, size), data.labels(split), masks, boxes, images, eval_masks, eval_boxes)
 
 
 def model_outputs(model: torch.nn.Module, arch: str, inputs: torch.Tensor, targets: torch.Tensor | None = None, batch: int = 256):
@@ -113,16 +113,12 @@ def evaluate(model: torch.nn.Module, arch: str, split: Split) -> dict[str, float
     predicted = probabilities.argmax(1)
     classes = np.unique(split.labels)
     recalls = [float((predicted[split.labels == c] == c).mean()) for c in classes]
-    size = maps.shape[1:]
-    resized = [np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((size[1], size[0]), Image.NEAREST)) > 0 for m in split.masks]
-    scale = [(size[1] / m.shape[1], size[0] / m.shape[0]) for m in split.masks]
-    boxes = [box_mask((b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy), size) for b, (sx, sy) in zip(split.boxes, scale)]
     return {
         "accuracy": float((predicted == split.labels).mean()),
         "balanced_accuracy": float(np.mean(recalls)),
-        "pointing_game": float(np.mean([pointing_game(a, m) for a, m in zip(maps, resized)])),
-        "dice": float(np.mean([dice_top_n(a, m) for a, m in zip(maps, resized)])),
-        "outside_box": float(np.mean([fraction_outside(a, b) for a, b in zip(maps, boxes)])),
+        "pointing_game": float(np.mean([pointing_game(a, m) for a, m in zip(maps, split.eval_masks)])),
+        "dice": float(np.mean([dice_top_n(a, m) for a, m in zip(maps, split.eval_masks)])),
+        "outside_box": float(np.mean([fraction_outside(a, b) for a, b in zip(maps, split.eval_boxes)])),
     }
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from backend.attention_quality import mask_box
+
 CUE_KINDS = ("patch", "background")
 PALETTE = np.array(
     [[230, 40, 40], [40, 90, 230], [240, 200, 30], [170, 60, 200], [30, 190, 90], [250, 130, 20], [20, 200, 210], [240, 90, 170]],
@@ -71,9 +73,7 @@ def draw_sample(rng: np.random.Generator, spec: BiasSpec, label: int, cue_class:
             if not mask[py : py + side, px : px + side].any():
                 break
         image[py : py + side, px : px + side] = PALETTE[cue_class % len(PALETTE)]
-    rows, cols = np.nonzero(mask)
-    box = (int(cols.min()), int(rows.min()), int(cols.max()) + 1, int(rows.max()) + 1)
-    return np.clip(image, 0, 255).astype(np.uint8), mask, box
+    return np.clip(image, 0, 255).astype(np.uint8), mask, mask_box(mask)
 
 
 def _cue_for(rng: np.random.Generator, spec: BiasSpec, label: int, split: str) -> int:
