@@ -7,6 +7,7 @@ from typing import Any
 from label_studio_sdk import LabelStudio
 from tqdm import tqdm
 
+from backend.annotations import parse_task
 from backend.label_config import LabelConfig
 from backend.queue import Queue
 
@@ -33,8 +34,6 @@ def project_tasks(client: LabelStudio, project_id: int) -> list[dict]:
 
 def annotated_labels(tasks: list[dict], config: LabelConfig) -> tuple[set, dict]:
     """Ids of annotated tasks and the class their latest annotation gives (where it gives one)."""
-    from backend.annotations import parse_task
-
     annotated, labels = set(), {}
     for task in tasks:
         usable = [a for a in task["annotations"] if not a.get("was_cancelled")]

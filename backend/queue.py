@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +32,12 @@ class Queue:
     scores: dict[str, float]
     utilities: dict[str, float]
 
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {str(t): i + 1 for i, t in enumerate(self.order)}
+
     def rank_of(self, task_id: Any) -> int | None:
         """1-based queue position of an unannotated task."""
-        if not hasattr(self, "_positions"):
-            self._positions = {str(t): i + 1 for i, t in enumerate(self.order)}
         return self._positions.get(str(task_id))
 
 
@@ -46,7 +49,7 @@ def build_queue(
     first = select_batch(ranking, pool, batch_size, per_class=per_class)
     chosen = set(first.tolist())
     positions = list(first) + [i for i in ranking.order if i not in chosen]
-    annotated = [task_ids[i] for i in np.flatnonzero(pool.annotated)] if pool.annotated is not None else []
+    annotated = [task_ids[i] for i in pool.annotated_indices]
     utilities = {str(task_ids[i]): float(ranking.utilities[i]) for i in positions}
     return queue_from_order(version, strategy, [task_ids[i] for i in positions], utilities, annotated)
 

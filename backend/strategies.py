@@ -38,6 +38,13 @@ class Pool:
         return self.probabilities.argmax(axis=1)
 
     @property
+    def annotated_indices(self) -> np.ndarray:
+        """Indices of the annotated images."""
+        if self.annotated is None:
+            return np.array([], dtype=int)
+        return np.flatnonzero(np.asarray(self.annotated, dtype=bool))
+
+    @property
     def candidates(self) -> np.ndarray:
         """Indices of the unannotated images."""
         if self.annotated is None:
@@ -179,7 +186,7 @@ def k_center_greedy(features: np.ndarray, candidates: np.ndarray, centers: np.nd
 def coreset(pool: Pool, batch_size: int, rng: np.random.Generator) -> Ranking:
     """k-center greedy on penultimate-layer embeddings, starting from the annotated images."""
     features = pool.require("embeddings", "coreset").astype(np.float64)
-    annotated = np.flatnonzero(pool.annotated) if pool.annotated is not None else np.array([], dtype=int)
+    annotated = pool.annotated_indices
     picks, values, distance = k_center_greedy(features, pool.candidates, annotated, batch_size, rng)
     return _greedy_ranking(pool, picks, values, distance, rng)
 
@@ -278,7 +285,7 @@ def similar_tasks(pool: Pool, queries: list[int] | np.ndarray, k: int, attention
 @register("similar")
 def similar(pool: Pool, batch_size: int, rng: np.random.Generator) -> Ranking:
     """Images like the annotated ones the model got wrong (repeated mistakes); like all annotated ones if none is known wrong."""
-    annotated = np.flatnonzero(pool.annotated) if pool.annotated is not None else np.array([], dtype=int)
+    annotated = pool.annotated_indices
     if len(annotated) == 0:
         return least_confidence(pool, batch_size, rng)
     queries = annotated
@@ -301,7 +308,7 @@ def with_diversity(base: str, weight: float = 0.5) -> Strategy:
         score = (score - np.nanmin(score)) / span if span > 0 else np.zeros_like(score)
         features = attention_features(pool.attention) if pool.attention is not None else pool.require("embeddings", base)
         points = features[candidates].astype(np.float64)
-        annotated = np.flatnonzero(pool.annotated) if pool.annotated is not None else np.array([], dtype=int)
+        annotated = pool.annotated_indices
         nearest = _distances_to(points, features[annotated]) if len(annotated) else np.full(len(candidates), np.inf)
         picks, values, taken = [], [], []
         scale = None
