@@ -95,7 +95,6 @@ class AttentionModel:
             return {"status": "ignored", "reason": f"event {event} does not trigger training"}
         journal = AnnotationJournal(self.settings.model_dir, self.project)
         journal.set_label_config(self.label_config.xml)
-        scheduler = TrainingScheduler(self.settings)
         if event in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):
             annotation, task = data.get("annotation"), data.get("task")
             if not isinstance(annotation, dict) or not isinstance(task, dict) or task.get("id") is None:
@@ -112,7 +111,7 @@ class AttentionModel:
             if journal.annotation_count() == 0:
                 return {"status": "recorded", "removed": removed}
         journal.reset_counter()
-        return {"status": scheduler.request(self.project), "project": self.project}
+        return {"status": TrainingScheduler(self.settings).request(self.project), "project": self.project}
 
     def image_url(self, task: dict) -> str:
         """The task's image URL from its data; TaskError when there is none."""
