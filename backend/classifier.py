@@ -178,14 +178,18 @@ def _imagenet_state_dict(arch: str, mode: str) -> dict[str, torch.Tensor] | None
 def load_classifier(settings: Settings, classes: tuple[str, ...], project: object = None) -> Classifier:
     """Load the classifier for ``project`` following the documented order."""
     store = ModelStore(settings.model_dir)
-    latest = store.latest(project)
-    if latest is not None and tuple(latest.classes) == tuple(classes):
-        payload = read_checkpoint(store.path(project, latest.version))
-        model = build_model(latest.arch, len(classes))
-        _load_weights(model, latest.arch, payload["state_dict"], len(classes))
-        return Classifier(model.eval(), latest.arch, tuple(classes), latest.image_size, latest.version, "model_dir")
-    if latest is not None:
-        logger.warning("ignoring %s in MODEL_DIR: trained for classes %s, config has %s", latest.version, latest.classes, classes)
+    for manifest in reversed(store.versions(project)):
+        if tuple(manifest.classes) != tuple(classes):
+            logger.warning("ignoring %s in MODEL_DIR: trained for classes %s, config has %s", manifest.version, manifest.classes, classes)
+            break
+        try:
+            payload = read_checkpoint(store.path(project, manifest.version))
+            model = build_model(manifest.arch, len(classes))
+            _load_weights(model, manifest.arch, payload["state_dict"], len(classes))
+        except (CheckpointError, ValueError) as exc:
+            logger.error("skipping unreadable model version %s: %s", manifest.version, exc)
+            continue
+        return Classifier(model.eval(), manifest.arch, tuple(classes), manifest.image_size, manifest.version, "model_dir")
 
     if settings.model_path:
         payload = read_checkpoint(settings.model_path)

@@ -17,10 +17,11 @@ RANK_FIELD = "attention_rank"
 CHUNK = 500
 
 
-def connect(url: str, api_key: str) -> LabelStudio:
+def connect(url: str, api_key: str, timeout: float = 60.0) -> LabelStudio:
+    """An SDK client; each request gives up after ``timeout`` seconds."""
     if not url or not api_key:
         raise ValueError("LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are needed to talk to Label Studio")
-    return LabelStudio(base_url=url.rstrip("/"), api_key=api_key)
+    return LabelStudio(base_url=url.rstrip("/"), api_key=api_key, timeout=timeout)
 
 
 def project_tasks(client: LabelStudio, project_id: int) -> list[dict]:

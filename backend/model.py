@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from backend.classifier import Classifier, load_classifier
+from backend.annotations import parse_task
 from backend.checkpoints import ModelStore, project_key
 from backend.images import ImageError, ImageFetcher
 from backend.inference import Analysis, Analyzer
@@ -29,6 +30,11 @@ class TaskError(ValueError):
     """A task cannot be predicted; the other tasks of the request still are."""
 
 
+def _answer(problems: list[str], **fields: Any) -> dict:
+    """A webhook answer, with the annotation's problems when there are any."""
+    return fields | ({"problems": problems} if problems else {})
+
+
 class AttentionModel:
     """One project's classifier with its attention pre-annotations."""
 
@@ -38,6 +44,7 @@ class AttentionModel:
         self.settings = settings
         self.fetcher = ImageFetcher(settings)
         self.classifier: Classifier | None = None
+        self.newest_on_disk: str | None = None  # newest version in MODEL_DIR at setup (served unless unreadable)
         self.analyzer: Analyzer | None = None
         self._queue_stamp: int | None = -1
         self._queue_cache: Queue | None = None
@@ -48,6 +55,8 @@ class AttentionModel:
 
     def setup(self) -> None:
         """Load the classifier (once per worker and model version)."""
+        latest = ModelStore(self.settings.model_dir).latest(self.project)
+        self.newest_on_disk = latest.version if latest else None
         self.classifier = load_classifier(self.settings, self.label_config.classes, self.project)
         self.analyzer = Analyzer(self.classifier, self.settings)
         logger.info(
@@ -94,15 +103,17 @@ class AttentionModel:
         if event not in TRAINING_EVENTS:
             return {"status": "ignored", "reason": f"event {event} does not trigger training"}
         journal = AnnotationJournal(self.settings.model_dir, self.project)
+        problems: list[str] = []
         journal.set_label_config(self.label_config.xml)
         if event in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):
             annotation, task = data.get("annotation"), data.get("task")
             if not isinstance(annotation, dict) or not isinstance(task, dict) or task.get("id") is None:
                 raise TaskError(f"{event} needs 'annotation' and 'task' objects")
             changes = journal.upsert(task, annotation)
+            problems = parse_task(task, [annotation], self.label_config, self.settings.annotation_policy).messages
             every = self.settings.train_every
             if every <= 0 or changes < every:
-                return {"status": "recorded", "changes_since_training": changes}
+                return _answer(problems, status="recorded", changes_since_training=changes)
         elif event == "ANNOTATIONS_DELETED":
             deleted = data.get("annotations")
             if not isinstance(deleted, list):
@@ -111,7 +122,7 @@ class AttentionModel:
             if journal.annotation_count() == 0:
                 return {"status": "recorded", "removed": removed}
         journal.reset_counter()
-        return {"status": TrainingScheduler(self.settings).request(self.project), "project": self.project}
+        return _answer(problems, status=TrainingScheduler(self.settings).request(self.project), project=self.project)
 
     def image_url(self, task: dict) -> str:
         """The task's image URL from its data; TaskError when there is none."""
@@ -155,7 +166,7 @@ class ModelManager:
         with self._lock:
             model = self._models.get(key)
             latest = self.store.latest(key[0])
-            stale = model is not None and latest is not None and latest.version != model.model_version
+            stale = model is not None and latest is not None and latest.version != model.newest_on_disk
             if model is None or stale:
                 model = AttentionModel(key[0], config, self.settings)
                 model.setup()

@@ -29,7 +29,7 @@ def order_project(
     ``similar_to``: task ids (e.g. corrected mistakes) whose nearest unannotated neighbours go to the head of the
     queue; they are also returned as (task id, similarity).
     """
-    client = connect(settings.label_studio_url, settings.label_studio_api_key)
+    client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
     project = client.projects.get(project_id)
     config = LabelConfig.parse(project.label_config)
     model = ModelManager(settings).get(project_id, config)

@@ -7,6 +7,7 @@ Label Studio 1.23's START_TRAINING and ANNOTATIONS_DELETED events.
 """
 from __future__ import annotations
 
+import errno
 import hmac
 import logging
 import time
@@ -16,6 +17,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from backend.classifier import CheckpointError
 from backend.label_config import LabelConfig, LabelConfigError
 from backend.metrics import Metrics
 from backend.model import ModelManager, TaskError
@@ -24,7 +26,6 @@ from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-MAX_TASKS_PER_REQUEST = 1000
 OPEN_PATHS = ("/", "/health")
 
 
@@ -83,6 +84,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         metrics.add("bad_requests_total", endpoint=request.path)
         return jsonify(error=str(exc)), 400
 
+    @app.errorhandler(CheckpointError)
+    def _no_model(exc: CheckpointError) -> tuple[Response, int]:
+        logger.error("model cannot be loaded: %s", exc)
+        metrics.add("errors_total", endpoint=request.path)
+        return jsonify(error=f"model cannot be loaded: {exc}"), 503
+
+    @app.errorhandler(OSError)
+    def _storage_error(exc: OSError) -> tuple[Response, int]:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return _internal_error(exc)
+        logger.error("cannot write under MODEL_DIR: %s", exc)
+        metrics.add("errors_total", endpoint=request.path)
+        return jsonify(error=f"no space left to record this under MODEL_DIR ({exc.strerror}); nothing was changed"), 507
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         return jsonify(error=exc.description), exc.code or 500
@@ -108,14 +123,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(model_version=model.model_version)
 
     @app.post("/predict")
-    def predict() -> Response:
+    def predict() -> Response | tuple[Response, int]:
         started = time.perf_counter()
         body = _json_body()
         tasks = body.get("tasks")
         if not isinstance(tasks, list) or not tasks:
             raise PayloadError("predict needs a non-empty 'tasks' list")
-        if len(tasks) > MAX_TASKS_PER_REQUEST:
-            raise PayloadError(f"{len(tasks)} tasks in one request; send at most {MAX_TASKS_PER_REQUEST}")
+        if len(tasks) > settings.max_tasks_per_request:
+            metrics.add("bad_requests_total", endpoint=request.path)
+            return jsonify(error=f"{len(tasks)} tasks in one request; send at most {settings.max_tasks_per_request} "
+                                 "(MAX_TASKS_PER_REQUEST), or rank a whole project with scripts/order_queue.py"), 413
         label_config = body.get("label_config")
         if not isinstance(label_config, str):
             raise PayloadError("predict needs the project's 'label_config'")

@@ -16,6 +16,7 @@ class Settings:
 
     label_studio_url: str = ""
     label_studio_api_key: str = field(default="", repr=False)
+    label_studio_timeout: float = 30.0  # seconds per Label Studio API request made by training and ranking
     model_dir: str = "./models"
     model_path: str = ""
     model_arch: str = "resnet18"
@@ -39,6 +40,7 @@ class Settings:
     max_image_pixels: int = 50_000_000
     max_image_bytes: int = 50 * 1024 * 1024
     image_timeout: float = 10.0
+    max_tasks_per_request: int = 1000  # /predict refuses more (Label Studio gives up after ML_TIMEOUT_PREDICT anyway)
     train_loss: str = "auto"  # auto (click and box terms as annotated) | click | box | cyborg | copy_replace | ce
     train_lr: float = 5e-4
     train_steps: int = 100

@@ -55,7 +55,8 @@ def sync_from_label_studio(project: object, settings: Settings) -> None:
     from backend.label_studio import connect, project_tasks
 
     try:
-        tasks = project_tasks(connect(settings.label_studio_url, settings.label_studio_api_key), int(key))
+        client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
+        tasks = project_tasks(client, int(key))
     except Exception as exc:  # unreachable, auth, project deleted: keep what the webhooks recorded
         logger.warning("project %s: could not read annotations from Label Studio (%s); using the recorded ones", key, type(exc).__name__)
         return

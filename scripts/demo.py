@@ -10,14 +10,12 @@ Ctrl-C stops everything it started; a second run reuses the database and project
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import requests
 
 import backend  # noqa: F401
 from backend.label_studio import (
@@ -28,6 +26,7 @@ from backend.label_studio import (
     ensure_webhook,
     retrieve_predictions,
 )
+from backend.backend_server import start_backend
 from backend.label_studio_server import PASSWORD, TOKEN, USER, start_label_studio
 from backend.ordering import order_project
 from backend.settings import Settings
@@ -35,22 +34,6 @@ from backend.templates import render_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = "Attention guidance demo"
-
-
-def start_backend(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:backend.gunicorn_conf", "backend._wsgi:app"],
-        env=env, cwd=ROOT, stdout=open(log, "a"), stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).ok:
-                return process
-        except requests.RequestException:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit(f"the backend did not start; see {log}")
 
 
 def main() -> None:
@@ -77,10 +60,14 @@ def main() -> None:
     print("starting Label Studio (30-40 s on a fresh database) ...", flush=True)
     ls = start_label_studio(workdir, document_root, port=args.ls_port)
     backend_url = f"http://127.0.0.1:{args.port}"
-    env = dict(os.environ, HOST="127.0.0.1", PORT=str(args.port), WORKERS="1", LABEL_STUDIO_URL=ls.url, LABEL_STUDIO_API_KEY=TOKEN,
+    env = dict(WORKERS="1", LABEL_STUDIO_URL=ls.url, LABEL_STUDIO_API_KEY=TOKEN,
                MODEL_PATH=str(ROOT / args.model), MODEL_DIR=str(workdir / "models"), LOCAL_FILES_DOCUMENT_ROOT=str(document_root),
                PRETRAINED_WEIGHTS="none", QUEUE_STRATEGY="gmm")
-    server = start_backend(env, args.port, workdir / "backend.log")
+    try:
+        server = start_backend(env, workdir / "backend.log", port=args.port)
+    except RuntimeError as exc:
+        ls.stop()
+        raise SystemExit(str(exc)) from None
     try:
         client = connect(ls.url, TOKEN)
         classes = [c for c in (data / "classes.txt").read_text().splitlines() if c]
@@ -100,8 +87,7 @@ def main() -> None:
     except KeyboardInterrupt:
         print("stopping ...", flush=True)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
         ls.stop()
 
 

@@ -1,22 +1,16 @@
 """Shared fixtures: a small generated biased dataset and a classifier trained on it in seconds."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import requests
 import torch
 
 import backend  # noqa: F401
 from backend.base_training import save_checkpoint, train_from_scratch
-from backend.label_studio_server import free_port
+from backend.backend_server import start_backend
 from backend.dataset import load_dataset
 from backend.settings import Settings
 from backend.synthetic import BiasSpec, write_dataset
@@ -109,28 +103,16 @@ def stack(label_studio, biased, tmp_path_factory):
     work = tmp_path_factory.mktemp("e2e")
     checkpoint = work / "base.pt"
     save_checkpoint(model, str(checkpoint), "small_cnn", list(data.classes), 64, "biased")
-    port = free_port()
     env = {
-        "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "2", "THREADS": "2",
+        "WORKERS": "2", "THREADS": "2",
         "LABEL_STUDIO_URL": label_studio.url, "LABEL_STUDIO_API_KEY": label_studio.token,
         "MODEL_DIR": str(work / "models"), "MODEL_PATH": str(checkpoint), "PRETRAINED_WEIGHTS": "none",
         "LOCAL_FILES_DOCUMENT_ROOT": str(label_studio.document_root), "TRAIN_STEPS": "3", "TRAIN_BATCH_SIZE": "8",
         "TRAIN_UNLABELED_BATCH": "0", "DEVICE": "cpu",
     }
-    log = open(work / "backend.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:backend.gunicorn_conf", "backend._wsgi:app"],
-                               env=dict(os.environ, **env), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if requests.get(f"{url}/health", timeout=2).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.5)
+    server = start_backend(env, work / "backend.log")
     from label_studio_sdk import LabelStudio
 
     client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
-    yield client, url, Settings.from_env(env), data, work / "backend.log"
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
-    log.close()
+    yield client, server.url, Settings.from_env(env), data, server.log
+    server.stop()

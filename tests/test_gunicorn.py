@@ -1,30 +1,24 @@
 """The protocol through a real gunicorn with two workers on 127.0.0.1."""
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
+from e2e_helpers import click_event
+
+from backend.backend_server import start_backend
+from backend.base_training import save_checkpoint
+from backend.scheduler import TrainingScheduler
+from backend.settings import Settings
+from backend.templates import render_template
 
 pytestmark = pytest.mark.server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(settings, label_config_xml, tmp_path):
-    port = _free_port()
     env = dict(
-        os.environ,
-        PORT=str(port),
-        HOST="127.0.0.1",
         WORKERS="2",
         THREADS="2",
         MODEL_DIR=settings.model_dir,
@@ -35,26 +29,9 @@ def server(settings, label_config_xml, tmp_path):
         BASIC_AUTH_PASS="s3cret",
         LABEL_STUDIO_API_KEY="never-logged-token",
     )
-    log = open(tmp_path / "gunicorn.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:backend.gunicorn_conf", "backend._wsgi:app"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if requests.get(f"{url}/health", timeout=5).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text())
-    yield url, tmp_path / "gunicorn.log"
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
-    log.close()
+    server = start_backend(env, tmp_path / "gunicorn.log")
+    yield server.url, server.log
+    server.stop()
 
 
 def test_gunicorn_serves_the_protocol(server, label_config_xml, tasks):
@@ -76,3 +53,41 @@ def test_gunicorn_serves_the_protocol(server, label_config_xml, tasks):
     bad = requests.post(f"{url}/predict", data=b"{", headers={"Content-Type": "application/json"}, auth=auth, timeout=10)
     assert bad.status_code == 400
     assert "never-logged-token" not in log_path.read_text()
+
+
+def test_a_worker_restart_during_training_keeps_serving_and_the_run_lands(biased, tmp_path):
+    data, model = biased
+    checkpoint = tmp_path / "base.pt"
+    save_checkpoint(model, str(checkpoint), "small_cnn", list(data.classes), 64, "biased")
+    env = dict(WORKERS="2", MODEL_DIR=str(tmp_path / "models"), MODEL_PATH=str(checkpoint), PRETRAINED_WEIGHTS="none",
+               LOCAL_FILES_DOCUMENT_ROOT=str(data.root), TRAIN_STEPS="150", TRAIN_BATCH_SIZE="8", TRAIN_UNLABELED_BATCH="0",
+               DEVICE="cpu")
+    server = start_backend(env, tmp_path / "gunicorn.log")
+    xml = render_template("combined", data.classes)
+    scheduler = TrainingScheduler(Settings.from_env(env))
+    task = {"id": 1, "data": {"image": "/data/local-files/?d=images/test/00000.png"}}
+
+    def predict():
+        response = requests.post(f"{server.url}/predict", json={"tasks": [task], "project": 8, "label_config": xml}, timeout=60)
+        assert response.status_code == 200 and response.json()["results"][0]["result"]
+        return response.json()["model_version"]
+
+    try:
+        assert requests.post(f"{server.url}/webhook", json=click_event(data, xml, 0), timeout=30).json()["status"] == "started"
+        deadline = time.time() + 60
+        while not scheduler.is_running(8) and time.time() < deadline:
+            time.sleep(0.05)
+        old_workers = server.worker_pids()
+        os.kill(old_workers[0], signal.SIGKILL)  # a crashed worker
+        server.process.send_signal(signal.SIGHUP)  # and a graceful reload of all of them
+        assert scheduler.is_running(8), "the training run must outlive the workers"
+        deadline = time.time() + 60
+        while set(server.worker_pids()) & set(old_workers) or len(server.worker_pids()) < 2:
+            assert time.time() < deadline, "gunicorn did not replace its workers"
+            time.sleep(0.2)
+        assert predict().startswith("base-small_cnn-")  # new workers serve the previous model while training goes on
+        status = scheduler.wait(8, timeout=300)
+        assert status["state"] == "idle" and status["last_version"] == "v0001"
+        assert predict() == "v0001"
+    finally:
+        server.stop()

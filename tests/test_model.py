@@ -52,3 +52,22 @@ def test_manager_loads_once_and_reloads_on_a_new_version(settings, label_config_
     assert second is not first and second.model_version == "v0002"
     assert manager.versions(4) == {"4": ["v0002"]}
     assert isinstance(second.classifier.model, torch.nn.Module)
+
+
+def test_a_corrupt_newest_version_is_skipped_and_the_previous_one_serves(settings, label_config_xml, caplog):
+    from backend.checkpoints import Manifest, ModelStore
+
+    manager = ModelManager(settings)
+    base = manager.get(5, label_config_xml)
+    store = ModelStore(settings.model_dir)
+    classes = list(base.label_config.classes)
+    state = {k: v.clone() for k, v in base.classifier.model.state_dict().items()}
+    for version in ("v0001", "v0002", "v0003"):
+        store.save(5, state, Manifest(version=version, arch="resnet18", classes=classes, image_size=64))
+    store.path(5, "v0003").write_bytes(b"\x00" * 100)  # bit rot, or a disk that lied about a write
+    with caplog.at_level(logging.ERROR):
+        served = manager.get(5, label_config_xml)
+    assert served.model_version == "v0002" and "skipping unreadable model version v0003" in caplog.text
+    assert manager.get(5, label_config_xml) is served  # not reloaded at every request
+    store.save(5, state, Manifest(version="v0004", arch="resnet18", classes=classes, image_size=64))
+    assert manager.get(5, label_config_xml).model_version == "v0004"

@@ -7,12 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from e2e_helpers import click_event
 
-from backend.annotators import click_annotation
 from backend.base_training import save_checkpoint
 from backend.checkpoints import ModelStore
-from backend.label_config import LabelConfig
+from backend.journal import AnnotationJournal
 from backend.scheduler import TrainingScheduler
 from backend.server import create_app
 from backend.settings import Settings
@@ -31,14 +30,6 @@ def env(biased, tmp_path):
     )
     xml = render_template("combined", data.classes)
     return data, settings, xml
-
-
-def _event(data, xml, index, action="ANNOTATION_CREATED"):
-    sample = data.splits["train"][index]
-    mask = np.asarray(Image.open(sample.mask)) > 0
-    annotation = click_annotation(LabelConfig.parse(xml), sample.label, mask) | {"id": 1000 + index}
-    task = {"id": index, "data": {"image": f"/data/local-files/?d={sample.image.relative_to(data.root)}"}}
-    return {"action": action, "annotation": annotation, "task": task, "project": {"id": 8, "label_config": xml}}
 
 
 def _predict_version(client, xml):
@@ -63,7 +54,7 @@ def test_webhook_queues_background_training_and_the_new_version_serves(env):
     client = create_app(settings).test_client()
     assert _predict_version(client, xml).startswith("base-small_cnn-")
     started = time.perf_counter()
-    response = client.post("/webhook", json=_event(data, xml, 0))
+    response = client.post("/webhook", json=click_event(data, xml, 0))
     assert response.status_code == 200 and response.json["status"] == "started"
     assert time.perf_counter() - started < 5  # the request does not train
     status = TrainingScheduler(settings).wait(8, timeout=120)
@@ -80,9 +71,9 @@ def test_webhook_storm_queues_one_run_and_predict_keeps_answering(env):
     settings = replace(settings, train_steps=150)
     client = create_app(settings).test_client()
     scheduler = TrainingScheduler(settings)
-    assert client.post("/webhook", json=_event(data, xml, 0)).json["status"] == "started"
+    assert client.post("/webhook", json=click_event(data, xml, 0)).json["status"] == "started"
     _wait_running(scheduler, 8)
-    answers = {client.post("/webhook", json=_event(data, xml, i % 6)).json["status"] for i in range(20)}
+    answers = {client.post("/webhook", json=click_event(data, xml, i % 6)).json["status"] for i in range(20)}
     assert answers == {"queued"}
     assert scheduler.status(8)["state"] == "running"
     assert _predict_version(client, xml).startswith("base-")  # the previous model serves during training
@@ -96,7 +87,7 @@ def test_a_killed_run_leaves_no_half_version_and_the_next_run_recovers(env):
     data, settings, xml = env
     client = create_app(replace(settings, train_steps=2000)).test_client()
     scheduler = TrainingScheduler(settings)
-    client.post("/webhook", json=_event(data, xml, 0))
+    client.post("/webhook", json=click_event(data, xml, 0))
     pid = _wait_running(scheduler, 8)["pid"]
     os.kill(pid, signal.SIGKILL)
     deadline = time.time() + 30
@@ -112,7 +103,7 @@ def test_a_killed_run_leaves_no_half_version_and_the_next_run_recovers(env):
 def test_a_failing_run_reports_and_keeps_serving(env, monkeypatch):
     data, settings, xml = env
     client = create_app(settings).test_client()
-    client.post("/webhook", json=_event(data, xml, 0))
+    client.post("/webhook", json=click_event(data, xml, 0))
     TrainingScheduler(settings).wait(8, timeout=120)
     before = ModelStore(settings.model_dir).latest(8)
 
@@ -141,7 +132,7 @@ def test_a_failing_run_reports_and_keeps_serving(env, monkeypatch):
 def test_deleting_annotations_and_training_with_nothing(env):
     data, settings, xml = env
     client = create_app(replace(settings, train_every=3)).test_client()
-    assert client.post("/webhook", json=_event(data, xml, 0)).json == {"status": "recorded", "changes_since_training": 1}
+    assert client.post("/webhook", json=click_event(data, xml, 0)).json == {"status": "recorded", "changes_since_training": 1}
     deleted = {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 1000}], "project": {"id": 8, "label_config": xml}}
     assert client.post("/webhook", json=deleted).json == {"status": "recorded", "removed": 1}
     assert client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 8, "label_config": xml}}).json["status"] == "started"
@@ -150,3 +141,61 @@ def test_deleting_annotations_and_training_with_nothing(env):
     assert ModelStore(settings.model_dir).versions(8) == []
     bad = client.post("/webhook", json={"action": "ANNOTATION_CREATED", "project": {"id": 8, "label_config": xml}})
     assert bad.status_code == 400 and "annotation" in bad.json["error"]
+
+
+def test_a_full_disk_while_saving_leaves_no_version_and_the_next_run_recovers(env, monkeypatch):
+    import errno
+
+    from backend import checkpoints, scheduler
+
+    data, settings, xml = env
+    journal = AnnotationJournal(settings.model_dir, 8)
+    journal.set_label_config(xml)
+    event = click_event(data, xml, 0)
+    journal.upsert(event["task"], event["annotation"])
+    real_save = torch.save
+
+    def disk_fills_up(obj, path, *args, **kwargs):
+        real_save(obj, path, *args, **kwargs)
+        with open(path, "r+b") as handle:  # what reached the disk before it filled up
+            handle.truncate(1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.torch, "save", disk_fills_up)
+    (TrainingScheduler(settings).folder(8) / scheduler.PENDING).touch()
+    scheduler._run_pending("8", settings)  # the runner's body, in this process
+    status = TrainingScheduler(settings).status(8)
+    assert status["state"] == "failed" and "No space left on device" in status["last_error"]
+    store = ModelStore(settings.model_dir)
+    assert store.versions(8) == [] and not list(store.root.glob("8/.partial-*"))
+    client = create_app(settings).test_client()
+    assert _predict_version(client, xml).startswith("base-small_cnn-")
+
+    monkeypatch.setattr(checkpoints.torch, "save", real_save)
+    (TrainingScheduler(settings).folder(8) / scheduler.PENDING).touch()
+    scheduler._run_pending("8", settings)
+    assert TrainingScheduler(settings).status(8)["last_version"] == "v0001"
+    assert _predict_version(client, xml) == "v0001"
+
+
+def test_training_goes_on_when_label_studio_cannot_be_reached(env, caplog):
+    import logging
+    import socket
+
+    data, settings, xml = env
+    silent = socket.socket()  # accepts connections and never answers: a hung Label Studio
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    hung = replace(settings, label_studio_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                   label_studio_api_key="never-logged-token", label_studio_timeout=1.0)
+    journal = AnnotationJournal(settings.model_dir, 8)
+    journal.set_label_config(xml)
+    event = click_event(data, xml, 0)
+    journal.upsert(event["task"], event["annotation"])
+    started = time.time()
+    with caplog.at_level(logging.WARNING):
+        manifest = training_run.run_training(8, hung)
+    silent.close()
+    assert manifest.version == "v0001" and manifest.annotation_count == 1
+    assert "could not read annotations from Label Studio" in caplog.text and "never-logged-token" not in caplog.text
+    assert time.time() - started < 60

@@ -2,7 +2,7 @@ import base64
 
 import pytest
 
-from backend.server import MAX_TASKS_PER_REQUEST, create_app
+from backend.server import create_app
 
 
 @pytest.fixture
@@ -34,7 +34,6 @@ def test_health_setup_predict_versions_metrics(client, label_config_xml, tasks):
         (None, "JSON object"),
         ({"tasks": []}, "non-empty 'tasks'"),
         ({"tasks": [{"data": {}}]}, "label_config"),
-        ({"tasks": [{}] * (MAX_TASKS_PER_REQUEST + 1), "label_config": "<View/>"}, "at most"),
         ({"tasks": [{}], "label_config": "<View><Text name='t' value='$t'/></View>"}, "no <Image>"),
     ],
 )
@@ -42,6 +41,22 @@ def test_bad_predict_requests_get_400_with_a_reason(client, payload, message):
     response = client.post("/predict", data="{not json" if payload is None else None, json=payload, content_type="application/json")
     assert response.status_code == 400
     assert message in response.json["error"]
+
+
+def test_ten_thousand_tasks_get_413_and_the_worker_keeps_serving(client, label_config_xml, tasks):
+    many = [{"id": i, "data": {"image": f"/data/local-files/?d=images/test/{i:05d}.png"}} for i in range(10_000)]
+    response = _predict(client, label_config_xml, many)
+    assert response.status_code == 413
+    assert "10000 tasks" in response.json["error"] and "MAX_TASKS_PER_REQUEST" in response.json["error"]
+    assert _predict(client, label_config_xml, tasks).status_code == 200
+
+
+def test_tasks_without_image_field_or_readable_image_get_empty_predictions(client, label_config_xml, tasks):
+    bad = [{"id": 7, "data": {"text": "no image"}}, {"id": 8}, "not a task", {"id": 9, "data": {"image": "/data/local-files/?d=../../etc/passwd"}}]
+    response = _predict(client, label_config_xml, tasks[:1] + bad)
+    assert response.status_code == 200
+    results = response.json["results"]
+    assert len(results) == 5 and results[0]["result"] and not any(r["result"] for r in results[1:])
 
 
 def test_webhook_validates_and_answers_each_event(client, settings, label_config_xml):
@@ -82,3 +97,38 @@ def test_basic_auth_protects_everything_but_health(settings, label_config_xml, t
 def test_unknown_route_is_json_404(client):
     response = client.get("/nope")
     assert response.status_code == 404 and "error" in response.json
+
+
+def test_an_unreadable_model_path_gets_503_naming_the_file(settings, label_config_xml, tasks, tmp_path):
+    from dataclasses import replace
+
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"PK\x03\x04 truncated zip")
+    client = create_app(replace(settings, model_path=str(broken))).test_client()
+    response = _predict(client, label_config_xml, tasks)
+    assert response.status_code == 503 and "broken.pt" in response.json["error"]
+    assert client.get("/health").status_code == 200
+
+
+def test_a_full_disk_while_recording_an_annotation_gets_507_and_changes_nothing(client, settings, label_config_xml, monkeypatch):
+    import errno
+    import json
+    from pathlib import Path
+
+    from backend import journal
+
+    project = {"id": 3, "label_config": label_config_xml}
+    event = {"action": "ANNOTATION_CREATED", "project": project, "task": {"id": 1, "data": {"image": "x.png"}},
+             "annotation": {"id": 1, "result": []}}
+    client.post("/webhook", json={"action": "ANNOTATIONS_DELETED", "annotations": [], "project": project})
+    path = Path(settings.model_dir) / "3" / journal.FILE
+    before = path.read_text()
+
+    def full(handle, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal.json, "dump", full)
+    response = client.post("/webhook", json=event)
+    assert response.status_code == 507 and "No space left" in response.json["error"]
+    assert path.read_text() == before and json.loads(before)["tasks"] == {}
+    assert not list(path.parent.glob("*.tmp*"))

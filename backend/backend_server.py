@@ -1,0 +1,59 @@
+"""Run this backend under gunicorn on 127.0.0.1 in a child process (demo, load test, end-to-end tests)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from backend.label_studio_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class BackendServer:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def worker_pids(self) -> list[int]:
+        """Pids of the gunicorn workers (children of the master)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_backend(env: dict[str, str], log: Path, port: int | None = None, timeout: float = 120.0) -> BackendServer:
+    """Start gunicorn with ``env`` added to this process's environment; return once /health answers."""
+    port = port or free_port()
+    env = dict(os.environ, **env, HOST="127.0.0.1", PORT=str(port))
+    handle = open(log, "a")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:backend.gunicorn_conf", "backend._wsgi:app"],
+        env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    handle.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {log.read_text()[-3000:]}")
+        try:
+            if requests.get(f"{url}/health", timeout=2).ok:
+                return BackendServer(url, process, log)
+        except requests.RequestException:
+            time.sleep(0.3)
+    process.kill()
+    raise RuntimeError(f"the backend did not answer /health in {timeout} s; see {log}")
