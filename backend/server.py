@@ -40,8 +40,12 @@ def _json_body() -> dict[str, Any]:
     return body
 
 
-def _project_id(project: Any) -> Any:
-    return project.get("id") if isinstance(project, dict) else project
+def _project_id(project: Any) -> int | str | None:
+    """The project id of a request (``12``, ``"12.1700000000"`` or ``{"id": 12}``); PayloadError when it is not one."""
+    project = project.get("id") if isinstance(project, dict) else project
+    if project is None or (isinstance(project, (int, str)) and not isinstance(project, bool) and 0 < len(str(project)) <= 64):
+        return project
+    raise PayloadError("'project' must be a Label Studio project id (a number or a string of at most 64 characters)")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -119,7 +123,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         schema = body.get("schema") or body.get("label_config")
         if not isinstance(schema, str):
             raise PayloadError("setup needs the labeling config in 'schema'")
-        model = manager.get(body.get("project"), schema)
+        model = manager.get(_project_id(body.get("project")), schema)
         return jsonify(model_version=model.model_version)
 
     @app.post("/predict")
@@ -136,7 +140,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         label_config = body.get("label_config")
         if not isinstance(label_config, str):
             raise PayloadError("predict needs the project's 'label_config'")
-        model = manager.get(body.get("project"), label_config)
+        model = manager.get(_project_id(body.get("project")), label_config)
         params = body.get("params") if isinstance(body.get("params"), dict) else {}
         predictions = model.predict(tasks, context=params.get("context"))
         metrics.add("predict_requests_total")
