@@ -1,12 +1,15 @@
-"""Class activation maps: a base class hooks the layer, each method supplies its channel weights.
+"""Class activation maps: a base class hooks the layer, each method supplies its weighting of the activations.
 
 ``CAM`` (Zhou et al. 2016) weights the last conv block's channels by the linear
 head's weights; for a global-average-pool + linear head it equals Grad-CAM at that
 layer and is differentiable for free. ``GradCAM`` (Selvaraju et al. 2017) weights
-them by the spatially averaged gradient of the class score; in ``differentiable``
-mode the gradient is taken with ``create_graph=True`` so a loss on the map reaches
-the weights. In inference mode the backbone runs without a graph and only the
-head is differentiated, which costs about one forward pass.
+them by the spatially averaged gradient of the class score, ``GradCAMPlusPlus``
+(Chattopadhyay et al. 2018) by a positive-gradient average with per-pixel
+coefficients, and ``HiResCAM`` (Draelos & Carin 2020) multiplies gradients and
+activations element-wise, so its map is faithful to what the score used. In
+``differentiable`` mode the gradient is taken with ``create_graph=True`` so a loss
+on the map reaches the weights. In inference mode the backbone runs without a
+graph and only the head is differentiated, which costs about one forward pass.
 """
 from __future__ import annotations
 
@@ -51,7 +54,7 @@ def _frozen(model: nn.Module) -> Iterator[None]:
 
 
 class BaseCAM:
-    """Hooks ``layer`` of ``model``; subclasses implement :meth:`channel_weights`."""
+    """Hooks ``layer`` of ``model``; subclasses implement :meth:`weights`."""
 
     needs_gradients = True
 
@@ -60,10 +63,8 @@ class BaseCAM:
         self.layer_name = layer
         self.layer = model.get_submodule(layer)
 
-    def channel_weights(
-        self, activations: torch.Tensor, gradients: torch.Tensor | None, targets: torch.Tensor
-    ) -> torch.Tensor:
-        """(B, K) weight of each activation channel for each image's target class."""
+    def weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, targets: torch.Tensor) -> torch.Tensor:
+        """Weights of the (B, K, H, W) activations for each image's target class: (B, K) per channel or (B, K, H, W)."""
         raise NotImplementedError
 
     def __call__(
@@ -97,8 +98,10 @@ class BaseCAM:
                 if self.needs_gradients:
                     score = logits.gather(1, targets.view(-1, 1)).sum()
                     (gradients,) = torch.autograd.grad(score, activations, create_graph=differentiable)
-                weights = self.channel_weights(activations, gradients, targets)
-                raw = F.relu(torch.einsum("bk,bkhw->bhw", weights, activations))
+                weights = self.weights(activations, gradients, targets)
+                if weights.dim() == 2:
+                    weights = weights[:, :, None, None]
+                raw = F.relu((weights * activations).sum(dim=1))
         finally:
             handle.remove()
         size = output_size or tuple(images.shape[-2:])
@@ -113,8 +116,26 @@ class BaseCAM:
 class GradCAM(BaseCAM):
     """Grad-CAM: channel weight = spatial mean of d(score)/d(activation)."""
 
-    def channel_weights(self, activations, gradients, targets):  # type: ignore[override]
+    def weights(self, activations, gradients, targets):  # type: ignore[override]
         return gradients.mean(dim=(2, 3))
+
+
+class GradCAMPlusPlus(BaseCAM):
+    """Grad-CAM++: channel weight = sum over pixels of alpha * relu(gradient), alpha from 2nd/3rd gradient powers."""
+
+    def weights(self, activations, gradients, targets):  # type: ignore[override]
+        squared, cubed = gradients.pow(2), gradients.pow(3)
+        total = activations.sum(dim=(2, 3), keepdim=True)
+        denominator = 2 * squared + total * cubed
+        alpha = squared / denominator.where(denominator != 0, torch.ones_like(denominator))  # 0 where the gradient is 0
+        return (alpha * F.relu(gradients)).sum(dim=(2, 3))
+
+
+class HiResCAM(BaseCAM):
+    """HiResCAM: each activation is weighted by its own gradient (no spatial averaging)."""
+
+    def weights(self, activations, gradients, targets):  # type: ignore[override]
+        return gradients
 
 
 class CAM(BaseCAM):
@@ -128,7 +149,7 @@ class CAM(BaseCAM):
         if not isinstance(self.head, nn.Linear):
             raise ValueError(f"CAM needs a linear head, '{head}' is {type(self.head).__name__}")
 
-    def channel_weights(self, activations, gradients, targets):  # type: ignore[override]
+    def weights(self, activations, gradients, targets):  # type: ignore[override]
         if self.head.in_features != activations.shape[1]:
             raise ValueError(
                 f"CAM needs the layer feeding the head: '{self.layer_name}' has {activations.shape[1]} "
@@ -137,16 +158,19 @@ class CAM(BaseCAM):
         return self.head.weight[targets]
 
 
+METHODS: dict[str, type[BaseCAM]] = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM}
+
+
 def make_cam(model: nn.Module, method: str, layer: str, head: str | None) -> BaseCAM:
-    """``method`` is ``cam``, ``gradcam``, or ``auto`` (CAM when the head is a Linear fed by ``layer``)."""
-    if method == "gradcam":
-        return GradCAM(model, layer)
+    """``method`` is ``cam``, ``gradcam``, ``gradcam++``, ``hirescam``, or ``auto`` (CAM when the head is a Linear fed by ``layer``)."""
+    if method in METHODS:
+        return METHODS[method](model, layer)
     if method == "cam":
         if head is None:
             raise ValueError("CAM needs the model's linear head")
         return CAM(model, layer, head)
     if method != "auto":
-        raise ValueError(f"unknown CAM method '{method}'; choose auto, cam or gradcam")
+        raise ValueError(f"unknown CAM method '{method}'; choose auto, cam or one of {sorted(METHODS)}")
     if head is not None:
         module = model.get_submodule(head)
         probe = next((m for m in reversed(list(model.get_submodule(layer).modules())) if hasattr(m, "out_channels")), None)

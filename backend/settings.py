@@ -22,7 +22,7 @@ class Settings:
     model_arch: str = "resnet18"
     pretrained_weights: str = "auto"  # auto: cached file, else download; cache: cached file only; none
     image_size: int = 224
-    cam_method: str = "auto"  # auto: CAM for GAP+linear heads, else Grad-CAM; gradcam; cam
+    cam_method: str = "auto"  # auto: CAM for GAP+linear heads, else Grad-CAM; cam | gradcam | gradcam++ | hirescam
     cam_layer: str = ""  # module name; empty: the last conv block
     superpixel_method: str = "slic"  # slic | felzenszwalb
     superpixel_segments: int = 64

@@ -132,7 +132,7 @@ def plot_curves(records: list[dict[str, Any]], out: Path) -> list[Path]:
         axes[0].legend(fontsize=8)
         fig.suptitle(f"loss: {loss}")
         fig.tight_layout()
-        path = out / f"curves_{loss}.png"
+        path = out / f"curves_{loss.replace(':', '-')}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)
         written.append(path)

@@ -43,6 +43,7 @@ from backend.trainer import TrainConfig, fine_tune, prepare
 logger = logging.getLogger(__name__)
 ANNOTATOR_OF_LOSS = {"click": "click", "ce": "click", "box": "box", "cyborg": "box", "copy_replace": "box", "auto": "click"}
 TOPK_SUFFIX = "@topk"  # "gmm@topk": fill each batch by rank alone instead of per predicted class
+METHOD_SEPARATOR = ":"  # "click:hirescam": rank and train with that attention method (evaluation always uses "auto")
 
 
 @dataclass
@@ -94,10 +95,11 @@ def load_split(data: Dataset, split: str, size: int) -> Split:
     return Split(to_batch(images, size), data.labels(split), masks, boxes, images, eval_masks, eval_boxes)
 
 
-def model_outputs(model: torch.nn.Module, arch: str, inputs: torch.Tensor, targets: torch.Tensor | None = None, batch: int = 256):
-    """Probabilities, attention maps at input size and embeddings, in inference mode."""
+def model_outputs(model: torch.nn.Module, arch: str, inputs: torch.Tensor, targets: torch.Tensor | None = None, batch: int = 256,
+                  method: str = "auto"):
+    """Probabilities, attention maps (by CAM ``method``) at input size and embeddings, in inference mode."""
     spec = architecture(arch)
-    cam = make_cam(model.eval(), "auto", spec.last_block, spec.head)
+    cam = make_cam(model.eval(), method, spec.last_block, spec.head)
     probabilities, maps, embeddings = [], [], []
     for start in range(0, len(inputs), batch):
         out = cam(inputs[start : start + batch], None if targets is None else targets[start : start + batch])
@@ -199,13 +201,15 @@ class Simulator:
             records.append(_records(strategy, loss, seed, cfg.rounds, len(train.labels), 0.0, [], test, shifted))
             return records
         name, per_class = (strategy[: -len(TOPK_SUFFIX)], False) if strategy.endswith(TOPK_SUFFIX) else (strategy, True)
+        loss, _, method = loss.partition(METHOD_SEPARATOR)
+        method = method or "auto"
         rng = np.random.default_rng(seed)
         annotated = np.zeros(len(train.labels), dtype=bool)
         examples: dict[int, Example] = {}
         seconds = 0.0
         per_round = [cfg.budget // cfg.rounds + (1 if r < cfg.budget % cfg.rounds else 0) for r in range(cfg.rounds)]
         for round_, count in enumerate(per_round, start=1):
-            probabilities, maps, embeddings = model_outputs(model, cfg.arch, train.inputs)
+            probabilities, maps, embeddings = model_outputs(model, cfg.arch, train.inputs, method=method)
             pool = Pool(probabilities=probabilities, attention=downsample_attention(maps), embeddings=embeddings,
                         annotated=annotated.copy(), labels=train.labels)
             ranking = get_strategy(name)(pool, count, rng)
@@ -221,12 +225,13 @@ class Simulator:
                 annotated[i] = True
             order = sorted(examples)
             data = prepare([examples[i] for i in order], [train.images[i] for i in order], cfg.image_size, self.settings)
-            fine_tune(model, cfg.arch, data, self._train_config(loss, seed * 1000 + round_, cfg.steps), extra=extra)
+            fine_tune(model, cfg.arch, data, self._train_config(loss, seed * 1000 + round_, cfg.steps, method), extra=extra)
             test, shifted = self._evaluate(model)
             records.append(_records(strategy, loss, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
         return records
 
-    def _train_config(self, loss: str, seed: int, steps: int) -> TrainConfig:
+    def _train_config(self, loss: str, seed: int, steps: int, method: str = "auto") -> TrainConfig:
         cfg = self.cfg
-        return TrainConfig(loss=loss, lr=cfg.lr, steps=steps, batch_size=cfg.batch_size, unlabeled_batch=cfg.unlabeled_batch, seed=seed)
+        return TrainConfig(loss=loss, lr=cfg.lr, steps=steps, batch_size=cfg.batch_size, unlabeled_batch=cfg.unlabeled_batch, seed=seed,
+                           cam_method=method)
 

@@ -31,7 +31,8 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--strategies", nargs="+", default=defaults.strategies,
                         help=f"any of {sorted(STRATEGIES)}; append @topk for plain top-k batches instead of per-class")
-    parser.add_argument("--losses", nargs="+", default=defaults.losses, help="click, box, cyborg, copy_replace, ce, auto")
+    parser.add_argument("--losses", nargs="+", default=defaults.losses,
+                        help="click, box, cyborg, copy_replace, ce, auto; append :METHOD (gradcam, gradcam++, hirescam, cam) to rank and train with that attention method")
     parser.add_argument("--budget", type=int, default=defaults.budget, help="annotated images at the end")
     parser.add_argument("--rounds", type=int, default=defaults.rounds)
     parser.add_argument("--seeds", type=int, default=len(defaults.seeds), help="number of seeds (0..S-1)")

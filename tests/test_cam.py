@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from backend.cam import CAM, GradCAM, make_cam, normalize_maps
+from backend.cam import CAM, METHODS, GradCAM, GradCAMPlusPlus, HiResCAM, make_cam, normalize_maps
 from backend.classifier import build_model
 
 
@@ -41,7 +41,23 @@ def test_batched_equals_one_by_one(resnet, images):
     assert torch.allclose(batched, single, atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["gradcam", "cam"])
+def test_hirescam_equals_gradcam_before_a_gap_head_and_differs_earlier(resnet, images):
+    """With global average pooling the gradient is constant over space, so HiResCAM reduces to Grad-CAM there."""
+    targets = torch.tensor([0, 1, 2, 0])
+    assert torch.allclose(HiResCAM(resnet, "layer4")(images, targets).maps, GradCAM(resnet, "layer4")(images, targets).maps, atol=1e-5)
+    hires, grad = HiResCAM(resnet, "layer3")(images, targets).maps, GradCAM(resnet, "layer3")(images, targets).maps
+    assert (hires - grad).abs().max() > 0.05
+
+
+def test_gradcam_plus_plus_weights_only_positive_gradients():
+    activations = torch.ones(1, 2, 2, 2)
+    gradients = torch.stack([torch.full((2, 2), 0.5), torch.full((2, 2), -0.5)]).unsqueeze(0)
+    weights = GradCAMPlusPlus.weights(None, activations, gradients, None)
+    # channel 0: alpha = g^2 / (2 g^2 + sum(A) g^3) = 0.25 / (0.5 + 4 * 0.125) = 0.25, summed over 4 pixels of 0.5 * 0.25
+    assert torch.allclose(weights, torch.tensor([[0.5, 0.0]]))
+
+
+@pytest.mark.parametrize("method", ["cam", *METHODS])
 def test_differentiable_mode_reaches_backbone_weights(method, images):
     model = build_model("resnet18", 3, seed=0).train()
     out = make_cam(model, method, "layer4", "fc")(images, differentiable=True)
@@ -77,8 +93,9 @@ def test_normalize_maps_handles_flat_maps():
     assert out[1].min() == 0 and out[1].max() == 1
 
 
-def test_attention_follows_the_evidence():
-    """A model whose class 0 is 'bright top-left corner' looks at that corner."""
+@pytest.mark.parametrize("method", ["cam", *METHODS])
+def test_attention_follows_the_evidence(method):
+    """A model whose class 0 is 'bright top-left corner' looks at that corner, whichever method draws the map."""
     torch.manual_seed(0)
     model = build_model("resnet18", 2, seed=0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -91,5 +108,5 @@ def test_attention_follows_the_evidence():
         loss.backward()
         optimizer.step()
     model.eval()
-    maps = CAM(model, "layer4", "fc")(x[y == 0][:8], torch.zeros(8, dtype=torch.long)).maps
+    maps = make_cam(model, method, "layer4", "fc")(x[y == 0][:8], torch.zeros(8, dtype=torch.long)).maps
     assert float(maps[:, :32, :32].mean()) > float(maps[:, 32:, 32:].mean())

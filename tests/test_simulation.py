@@ -14,7 +14,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")
     data = write_dataset(out / "data", BiasSpec(size=32, train=80, val=4, test=24, shifted=24))
     command = [sys.executable, "scripts/simulate.py", "--data", str(data), "--out", str(out), "--strategies", "random", "gmm@topk",
-               "--losses", "click", "ce", "--budget", "8", "--rounds", "2", "--seeds", "2", "--steps", "2", "--image-size", "32"]
+               "--losses", "click", "ce", "click:gradcam++", "--budget", "8", "--rounds", "2", "--seeds", "2", "--steps", "2", "--image-size", "32"]
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     second = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -28,7 +28,7 @@ def test_outputs_and_schema(run):
     records = results["records"]
     cells = {(r["strategy"], r["loss"], r["seed"]) for r in records}
     assert ("base", "none", 0) in cells and ("full_mask", "mask", 0) in cells
-    assert {(s, l) for s, l, _ in cells} >= {("random", "click"), ("gmm@topk", "ce")}
+    assert {(s, l) for s, l, _ in cells} >= {("random", "click"), ("gmm@topk", "ce"), ("gmm@topk", "click:gradcam++")}
     for record in records:
         assert set(record["shifted"]) == {"accuracy", "balanced_accuracy", "pointing_game", "dice", "outside_box"}
     rounds = sorted((r["round"], r["annotations"]) for r in records if r["strategy"] == "random" and r["loss"] == "click" and r["seed"] == 1)
