@@ -201,7 +201,7 @@ class Simulator:
             records.append(_records(strategy, loss, seed, cfg.rounds, len(train.labels), 0.0, [], test, shifted))
             return records
         name, per_class = (strategy[: -len(TOPK_SUFFIX)], False) if strategy.endswith(TOPK_SUFFIX) else (strategy, True)
-        loss, _, method = loss.partition(METHOD_SEPARATOR)
+        loss_name, _, method = loss.partition(METHOD_SEPARATOR)
         method = method or "auto"
         rng = np.random.default_rng(seed)
         annotated = np.zeros(len(train.labels), dtype=bool)
@@ -216,7 +216,7 @@ class Simulator:
             chosen = select_batch(ranking, pool, count, per_class=per_class)
             mix = np.bincount(pool.predicted[chosen], minlength=len(self.data.classes)).tolist()
             for i in chosen:
-                kind = ANNOTATOR_OF_LOSS.get(loss, "click")
+                kind = ANNOTATOR_OF_LOSS.get(loss_name, "click")
                 annotation = annotate(kind, self.config, int(train.labels[i]), train.masks[i], train.boxes[i], train.images[i],
                                       maps[i], self.settings, cfg, rng)
                 parsed = parse_task({"id": int(i), "data": {"image": f"train/{i}"}}, [annotation], self.config)
@@ -225,7 +225,7 @@ class Simulator:
                 annotated[i] = True
             order = sorted(examples)
             data = prepare([examples[i] for i in order], [train.images[i] for i in order], cfg.image_size, self.settings)
-            fine_tune(model, cfg.arch, data, self._train_config(loss, seed * 1000 + round_, cfg.steps, method), extra=extra)
+            fine_tune(model, cfg.arch, data, self._train_config(loss_name, seed * 1000 + round_, cfg.steps, method), extra=extra)
             test, shifted = self._evaluate(model)
             records.append(_records(strategy, loss, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
         return records
