@@ -43,8 +43,8 @@ def test_outputs_and_schema(run):
 
 def test_interrupted_runs_resume_without_redoing_cells(run):
     _, first, second = run
-    assert "10 to run" in first.stderr + first.stdout  # base, full mask, 2 strategies x 2 losses x 2 seeds
-    assert "10 done before, 0 to run" in second.stderr + second.stdout
+    assert "14 to run" in first.stderr + first.stdout  # base, full mask, 2 strategies x 3 losses x 2 seeds
+    assert "14 done before, 0 to run" in second.stderr + second.stdout
 
 
 def test_summary_marks_overlapping_spreads_unresolved():
