@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -21,8 +22,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from backend.checkpoints import project_key
-from backend.journal import atomic_write_json
+from backend.checkpoints import Manifest, ModelStore, project_key
+from backend.journal import AnnotationJournal, atomic_write_json
 from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class TrainingScheduler:
 
 def _run_pending(project: str, settings: Settings) -> None:
     """Runner body: train while the pending marker reappears; the caller holds the lock."""
-    from backend.training_run import NothingToTrain, run_training
+    from backend.training_run import NothingToTrain
 
     scheduler = TrainingScheduler(settings)
     folder = scheduler.folder(project)
@@ -107,7 +108,7 @@ def _run_pending(project: str, settings: Settings) -> None:
         status.update(state="running", started=time.time(), pid=os.getpid())
         atomic_write_json(folder / STATUS, status)
         try:
-            manifest = run_training(project, settings)
+            manifest = launch_training(project, settings)
         except NothingToTrain as exc:
             logger.warning("%s", exc)
             status.update(state="idle", message=str(exc))
@@ -120,6 +121,25 @@ def _run_pending(project: str, settings: Settings) -> None:
         status.update(finished=time.time())
         status.pop("pending", None)
         atomic_write_json(folder / STATUS, status)
+
+
+def launch_training(project: str, settings: Settings) -> Manifest:
+    """One training run: in this process, or under ``TRAIN_LAUNCHER`` (e.g. torchrun) as ``-m backend.training_run``."""
+    from backend.training_run import NothingToTrain, run_training
+
+    if not settings.train_launcher:
+        return run_training(project, settings)
+    if not AnnotationJournal(settings.model_dir, project).read()["tasks"] and not settings.label_studio_url:
+        raise NothingToTrain(f"project {project}: no annotated task recorded")
+    store = ModelStore(settings.model_dir)
+    before = store.latest(project)
+    command = [*shlex.split(settings.train_launcher), "-m", "backend.training_run", project]
+    logger.info("project %s: launching %s", project, " ".join(command))
+    completed = subprocess.run(command, env=dict(os.environ, **settings_env(settings)), stdin=subprocess.DEVNULL)
+    latest = store.latest(project)
+    if completed.returncode != 0 or latest is None or (before is not None and latest.version == before.version):
+        raise RuntimeError(f"'{settings.train_launcher}' exited with {completed.returncode} without a new version; see {LOG}")
+    return latest
 
 
 def _reorder_queue(project: str, settings: Settings, status: dict[str, Any]) -> None:
@@ -138,8 +158,7 @@ def _reorder_queue(project: str, settings: Settings, status: dict[str, Any]) -> 
 
 def main(project: str) -> int:
     settings = Settings.from_env()
-    logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.INFO),
-                        format="[%(asctime)s] [%(levelname)s] [%(name)s::%(process)d] %(message)s")
+    settings.configure_logging()
     folder = TrainingScheduler(settings).folder(project)
     while True:
         with open(folder / LOCK, "a") as handle:

@@ -1,6 +1,7 @@
 """Backend settings, read once from environment variables."""
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
@@ -50,6 +51,8 @@ class Settings:
     train_class_weight: float = 0.25  # w_c
     cyborg_alpha: float = 0.5
     train_seed: int = 0
+    train_batchnorm: str = "train"  # train | frozen (running statistics: exact across processes, steadier on tiny batches)
+    train_launcher: str = ""  # e.g. "torchrun --standalone --nproc-per-node 4": run training under it (DDP)
     train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
     annotation_policy: str = "latest"  # latest | merge, for several annotations of one task
     keep_versions: int = 5
@@ -77,3 +80,8 @@ class Settings:
                 values[f.name] = raw
         values.update(overrides)
         return cls(**values)
+
+    def configure_logging(self) -> None:
+        """Log to stderr at ``LOG_LEVEL`` with the process id (scripts and runner processes)."""
+        logging.basicConfig(level=getattr(logging, self.log_level.upper(), logging.INFO),
+                            format="[%(asctime)s] [%(levelname)s] [%(name)s::%(process)d] %(message)s")

@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
+from backend import distributed
 from backend.annotations import Example
 from backend.cam import make_cam
 from backend.classifier import architecture
@@ -114,6 +116,7 @@ class TrainConfig:
     seed: int = 0
     cam_method: str = "auto"
     cam_layer: str = ""
+    batchnorm: str = "train"  # train: batch statistics (synchronised across GPUs under DDP); frozen: running statistics
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "TrainConfig":
@@ -121,7 +124,7 @@ class TrainConfig:
             loss=settings.train_loss, lr=settings.train_lr, steps=settings.train_steps, batch_size=settings.train_batch_size,
             unlabeled_batch=settings.train_unlabeled_batch, guidance_weight=settings.train_guidance_weight,
             class_weight=settings.train_class_weight, cyborg_alpha=settings.cyborg_alpha, seed=settings.train_seed,
-            cam_method=settings.cam_method, cam_layer=settings.cam_layer,
+            cam_method=settings.cam_method, cam_layer=settings.cam_layer, batchnorm=settings.train_batchnorm,
         )
 
 
@@ -154,21 +157,37 @@ def fine_tune(
 
     Each step draws ``batch_size`` annotated images (with replacement when there are fewer) and
     ``unlabeled_batch`` images from ``extra`` (inputs, labels) for the classification term only.
+    Under ``torchrun`` with N processes every process draws the same batch, keeps every N-th image
+    of it and DistributedDataParallel averages the gradients, so N processes take the steps of one.
     """
     if config.loss not in LOSSES:
         raise ValueError(f"unknown loss '{config.loss}'; choose one of {LOSSES}")
     if len(data) == 0:
         raise ValueError("no annotated examples to train on")
-    device = torch.device(device)
-    generator = torch.Generator().manual_seed(config.seed)
+    world = distributed.current()
+    device = distributed.device_for(world, torch.device(device))
+    generator = torch.Generator().manual_seed(config.seed)  # the same draws in every process
+    augmenter = torch.Generator().manual_seed(config.seed * 7919 + world.rank)
     torch.manual_seed(config.seed)
+    if config.batchnorm not in ("train", "frozen"):
+        raise ValueError(f"unknown batchnorm mode '{config.batchnorm}'; choose train or frozen")
     model.to(device).train()
     model.requires_grad_(True)
+    batchnorms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if config.batchnorm == "frozen":
+        for module in batchnorms:
+            module.eval()
     spec = architecture(arch)
-    cam = make_cam(model, config.cam_method, config.cam_layer or spec.last_block, spec.head)
+    net, prefix = model, ""
+    if world.distributed:  # each process takes its share of every batch; DDP averages the gradients
+        if device.type == "cuda" and config.batchnorm == "train" and batchnorms:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        net, prefix = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None), "module."
+    cam = make_cam(net, config.cam_method, prefix + (config.cam_layer or spec.last_block), prefix + spec.head)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     w_g, w_c = (1 - config.cyborg_alpha, config.cyborg_alpha) if config.loss == "cyborg" else (config.guidance_weight, config.class_weight)
     use_amp = device.type == "cuda"
+    guided = config.loss not in ("ce", "copy_replace")
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     for step in range(config.steps):
@@ -176,33 +195,33 @@ def fine_tune(
             index = torch.randperm(len(data), generator=generator)[: config.batch_size]
         else:
             index = torch.randint(len(data), (config.batch_size,), generator=generator)
-        batch = data.subset(index)
+        batch = data.subset(distributed.shard(index, world))
         inputs, labels = batch.inputs, batch.labels
         if config.loss == "copy_replace":
             boxed = [i for i, b in enumerate(batch.pixel_boxes) if b is not None and labels[i] >= 0]
             if len(boxed) > 1:
-                mixed, new_labels = copy_replace(inputs[boxed], [batch.pixel_boxes[i] for i in boxed], labels[boxed], generator)
+                mixed, new_labels = copy_replace(inputs[boxed], [batch.pixel_boxes[i] for i in boxed], labels[boxed], augmenter)
                 inputs, labels = inputs.clone(), labels.clone()
                 inputs[boxed], labels[boxed] = mixed, new_labels
+        annotated = len(labels)
+        if extra is not None and config.unlabeled_batch > 0 and len(extra[1]) > 0:
+            pick = distributed.shard(torch.randint(len(extra[1]), (config.unlabeled_batch,), generator=generator), world)
+            inputs, labels = torch.cat([inputs, extra[0][pick]]), torch.cat([labels, extra[1][pick]])
         inputs, labels = inputs.to(device), labels.to(device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            guided = config.loss not in ("ce", "copy_replace")
-            if guided:
+            if guided:  # one forward for the annotated and the extra images (DDP allows one per backward)
                 known = labels >= 0
                 out = cam(
                     inputs, targets=torch.where(known, labels, torch.zeros_like(labels)), differentiable=True,
                     output_size=tuple(batch.targets.negative.shape[-2:]),
                 )
                 logits = out.logits
-                guidance = _guidance(config.loss, out.maps.float(), batch.targets.apply(lambda tensor: tensor.to(device)))
+                targets = batch.targets.apply(lambda tensor: tensor.to(device))
+                guidance = _guidance(config.loss, out.maps[:annotated].float(), targets)
             else:
-                logits = model(inputs)
+                logits = net(inputs)
                 guidance = torch.zeros((), device=device)
             ce_logits, ce_labels = logits[labels >= 0], labels[labels >= 0]
-            if extra is not None and config.unlabeled_batch > 0 and len(extra[1]) > 0:
-                pick = torch.randint(len(extra[1]), (config.unlabeled_batch,), generator=generator)
-                ce_logits = torch.cat([ce_logits, model(extra[0][pick].to(device))])
-                ce_labels = torch.cat([ce_labels, extra[1][pick].to(device)])
             classification = F.cross_entropy(ce_logits.float(), ce_labels) if len(ce_labels) else torch.zeros((), device=device)
             loss = w_g * guidance + w_c * classification if guided else classification
         optimizer.zero_grad(set_to_none=True)

@@ -5,8 +5,10 @@ import copy
 import logging
 import re
 import shutil
+import sys
 import time
 
+from backend import distributed
 from backend.annotations import parse_task
 from backend.checkpoints import PARTIAL_PREFIX, Manifest, ModelStore, project_key
 from backend.classifier import load_classifier
@@ -65,9 +67,16 @@ def sync_from_label_studio(project: object, settings: Settings) -> None:
 
 
 def run_training(project: object, settings: Settings) -> Manifest:
-    """Fine-tune the project's current model on every annotation and save the result as a new version."""
+    """Fine-tune the project's current model on every annotation and save the result as a new version.
+
+    Under ``torchrun`` every process prepares the same examples and trains its share of each batch;
+    the first process reads Label Studio beforehand and saves the version.
+    """
     started = time.time()
-    sync_from_label_studio(project, settings)
+    world = distributed.current()
+    if world.is_main:
+        sync_from_label_studio(project, settings)
+    distributed.barrier(world)
     journal = AnnotationJournal(settings.model_dir, project).read()
     if not journal.get("label_config"):
         raise NothingToTrain(f"project {project}: no labeling config recorded yet")
@@ -89,7 +98,8 @@ def run_training(project: object, settings: Settings) -> Manifest:
     if not examples:
         raise NothingToTrain(f"project {project}: no usable annotated task")
     store = ModelStore(settings.model_dir)
-    clean_partial(store, project)
+    if world.is_main:
+        clean_partial(store, project)
     base = load_classifier(settings, config.classes, project)
     model = copy.deepcopy(base.model)
     logger.info("project %s: training from %s on %d annotated tasks", project, base.version, len(examples))
@@ -102,10 +112,28 @@ def run_training(project: object, settings: Settings) -> Manifest:
         image_size=base.image_size,
         parent=base.version,
         annotation_count=len(examples),
-        metrics=metrics | {"seconds": round(time.time() - started, 2)},
+        metrics=metrics | {"seconds": round(time.time() - started, 2), "processes": world.size},
     )
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    store.save(project, state, manifest)
-    prune(store, project, settings.keep_versions)
-    logger.info("project %s: saved %s (parent %s) in %.1f s", project, manifest.version, base.version, time.time() - started)
+    if world.is_main:
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        store.save(project, state, manifest)
+        prune(store, project, settings.keep_versions)
+        logger.info("project %s: saved %s (parent %s) in %.1f s", project, manifest.version, base.version, time.time() - started)
+    distributed.barrier(world)
     return manifest
+
+
+def main(project: str) -> int:
+    """``torchrun ... -m backend.training_run PROJECT``: one run, settings from the environment."""
+    settings = Settings.from_env()
+    settings.configure_logging()
+    world = distributed.init(settings.device)
+    try:
+        run_training(project, settings)
+    finally:
+        distributed.close(world)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
