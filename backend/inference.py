@@ -7,6 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from backend import distributed
 from backend.cam import BaseCAM, make_cam
 from backend.classifier import Classifier, architecture
 from backend.settings import Settings
@@ -29,9 +30,9 @@ class Analysis:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """``auto``: CUDA when available, else CPU; under torchrun with several processes each takes its own GPU."""
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name)
+    return distributed.device_for(distributed.current(), device)
 
 
 def to_batch(images: list[np.ndarray], size: int) -> torch.Tensor:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from backend import distributed
 from backend.label_config import LabelConfig
 from backend.label_studio import annotated_labels, connect, project_tasks, push_queue
 from backend.model import ModelManager
@@ -46,7 +47,7 @@ def order_project(
         front = [t for t, _ in neighbours]
         rest = [t for t in queue.order if t not in set(front)]
         queue = queue_from_order(queue.version, queue.strategy, front + rest, queue.utilities, sorted(annotated))
-    if not dry_run:
+    if not dry_run and distributed.current().is_main:
         save_queue(settings.model_dir, project_id, queue)
         push_queue(client, project_id, queue, scored.predictions, tasks, progress=progress)
     return queue, neighbours

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from backend import distributed
 from backend.checkpoints import project_key
 from backend.model import AttentionModel
 from backend.strategies import Pool
@@ -81,15 +82,21 @@ def score_tasks(
     model: AttentionModel, tasks: list[dict], with_predictions: bool = False, progress: bool = True
 ) -> ScoredTasks:
     """Probabilities, 16x16 attention and embeddings for every readable task (cached per model version);
-    with ``with_predictions``, also each task's full pre-annotation (computed for every task)."""
+    with ``with_predictions``, also each task's full pre-annotation (computed for every task).
+
+    Under ``torchrun`` each process scores every N-th task; all of them get the whole result and
+    the first one writes the cache.
+    """
     if model.analyzer is None:
         model.setup()
+    world = distributed.current()
     cache = ScoreCache(model.settings.model_dir, model.project, model.model_version)
     entries = cache.load()
-    todo = [t for t in tasks if with_predictions or str(t.get("id")) not in entries]
+    todo = distributed.shard([t for t in tasks if with_predictions or str(t.get("id")) not in entries], world)
+    scored: dict[str, dict[str, np.ndarray]] = {}
     predictions: dict[Any, dict] = {}
     batch = model.analyzer.batch_size
-    bar = tqdm(total=len(todo), desc=f"scoring with {model.model_version}", unit="task", disable=not progress)
+    bar = tqdm(total=len(todo), desc=f"scoring with {model.model_version}", unit="task", disable=not (progress and world.is_main))
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
         readable = model.read_images(chunk)
@@ -99,12 +106,16 @@ def score_tasks(
             small = downsample_attention(np.stack([a.attention for a in analyses]))
             for (i, image), analysis, attention in zip(readable, analyses, small):
                 task = chunk[i]
-                entries[str(task["id"])] = {"probabilities": analysis.probabilities, "attention": attention, "embeddings": analysis.embedding}
+                scored[str(task["id"])] = {"probabilities": analysis.probabilities, "attention": attention, "embeddings": analysis.embedding}
                 if with_predictions:
                     predictions[task["id"]] = model.prediction_for(image, analysis)
         bar.update(len(chunk))
     bar.close()
-    cache.save(entries)
+    for part, part_predictions in distributed.gather((scored, predictions), world):
+        entries.update(part)
+        predictions.update(part_predictions)
+    if world.is_main:
+        cache.save(entries)
     known = [t["id"] for t in tasks if str(t.get("id")) in entries]
     if not known:
         raise ValueError(f"none of the {len(tasks)} tasks could be scored")

@@ -7,6 +7,8 @@ position (lowest first, as "uncertainty sampling" serves them), the project's mo
 version, an "Attention queue" tab ordered by that score, and ``attention_rank`` in
 each task's data. ``--dry-run`` prints the head of the queue and writes nothing.
 The model is found as the backend finds it: MODEL_DIR, MODEL_PATH, ... (see README).
+Under torchrun (``torchrun --nproc-per-node 4 scripts/order_queue.py ...``) the scoring of the
+tasks splits across the processes and the first one writes to Label Studio.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import logging
 import os
 
 import backend  # noqa: F401
+from backend import distributed
 from backend.ordering import order_project
 from backend.settings import Settings
 from backend.strategies import STRATEGIES
@@ -34,10 +37,16 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = Settings.from_env(label_studio_url=args.url) if args.url else Settings.from_env()
-    queue, neighbours = order_project(
-        settings, args.project, args.strategy, args.batch_size, dry_run=args.dry_run,
-        similar_to=args.similar_to, per_class=not args.plain_top_k,
-    )
+    world = distributed.init(settings.device)
+    try:
+        queue, neighbours = order_project(
+            settings, args.project, args.strategy, args.batch_size, dry_run=args.dry_run,
+            similar_to=args.similar_to, per_class=not args.plain_top_k, progress=world.is_main,
+        )
+    finally:
+        distributed.close(world)
+    if not world.is_main:
+        return
     head = [{"rank": i + 1, "task": t, "score": queue.scores[str(t)], "utility": round(queue.utilities.get(str(t), 0.0), 4)}
             for i, t in enumerate(queue.order[: args.top])]
     print(json.dumps({"model_version": queue.version, "strategy": queue.strategy, "tasks": len(queue.order),

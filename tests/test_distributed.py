@@ -75,3 +75,35 @@ def test_torchrun_with_two_gloo_processes_matches_one_process(annotated, tmp_pat
     moved, apart = _distance(single, base), _distance(ddp, single)
     assert moved > 1e-3, "training must have changed the weights for the comparison to mean anything"
     assert apart < 1e-5 + 1e-3 * moved, (apart, moved)
+
+
+def test_batch_scoring_splits_across_torchrun_processes(settings, label_config_xml, tmp_path):
+    import json
+    import os
+    import subprocess
+
+    import numpy as np
+
+    from backend.model import ModelManager
+    from backend.scheduler import settings_env
+    from backend.scoring import ScoreCache, score_tasks
+
+    tasks = [{"id": i, "data": {"image": f"/data/local-files/?d=images/test/{i:05d}.png"}} for i in range(11)]
+    tasks.append({"id": 99, "data": {"image": "/data/local-files/?d=missing.png"}})
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    (tmp_path / "config.xml").write_text(label_config_xml)
+    split = replace(settings, model_dir=str(tmp_path / "split"))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "tests/torchrun_scoring.py",
+               str(tmp_path / "config.xml"), str(tmp_path / "tasks.json"), str(tmp_path / "split.npz")]
+    done = subprocess.run(command, env=dict(os.environ, **settings_env(split), PYTHONPATH="."), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    together = np.load(tmp_path / "split.npz")
+
+    model = ModelManager(settings).get(1, label_config_xml)
+    alone = score_tasks(model, tasks, with_predictions=True, progress=False)
+    assert together["task_ids"].tolist() == alone.task_ids == list(range(11))
+    np.testing.assert_allclose(together["probabilities"], alone.probabilities, atol=1e-5)
+    np.testing.assert_allclose(together["attention"], alone.attention, atol=1e-3)
+    assert all(together["predicted"] > 0)
+    cached = ScoreCache(split.model_dir, 1, model.model_version).load()
+    assert sorted(cached, key=int) == [str(i) for i in range(11)]
