@@ -31,11 +31,21 @@ class Example:
     negative: list[Point] = field(default_factory=list)
     boxes: list[Box] = field(default_factory=list)
     ignore_masks: list[np.ndarray] = field(default_factory=list)  # accepted "Ignore" brush regions, original size
+    saliency_masks: list[np.ndarray] = field(default_factory=list)  # painted or accepted "Object" brush regions
     annotation_id: Any = None
 
     @property
     def has_guidance(self) -> bool:
-        return bool(self.positive or self.negative or self.boxes or self.ignore_masks)
+        return bool(self.positive or self.negative or self.boxes or self.ignore_masks or self.saliency_masks)
+
+    @property
+    def has_saliency(self) -> bool:
+        """A person said where the object is (a box or an object region): SAL's human saliency."""
+        return bool(self.boxes or self.saliency_masks)
+
+    def saliency_mask(self) -> np.ndarray | None:
+        """The union of the object regions at original size, or None."""
+        return np.logical_or.reduce(self.saliency_masks) if self.saliency_masks else None
 
 
 @dataclass
@@ -150,18 +160,22 @@ class _RegionReader:
 
     def _brushlabels(self, region: dict, value: dict) -> None:
         labels = value.get("brushlabels") or []
-        if self.config.ignore_region_label not in labels:
+        wanted = {self.config.ignore_region_label, self.config.saliency_label} - {None}
+        if not wanted & set(labels):
             return  # the heat overlay is ours, not the annotator's
         width, height = region.get("original_width"), region.get("original_height")
         if value.get("format") != "rle" or not isinstance(width, int) or not isinstance(height, int):
-            self.messages.append(f"{self._where(region)}: ignore region needs RLE and original_width/height")
+            self.messages.append(f"{self._where(region)}: brush region needs RLE and original_width/height")
             return
         try:
             pixels = decode_rle(value["rle"]).reshape(height, width, 4)[..., 3] > 0
         except (ValueError, KeyError, TypeError, IndexError) as exc:
-            self.messages.append(f"{self._where(region)}: unreadable ignore region ({exc})")
+            self.messages.append(f"{self._where(region)}: unreadable brush region ({exc})")
             return
-        self.example.ignore_masks.append(pixels)
+        if self.config.ignore_region_label in labels:
+            self.example.ignore_masks.append(pixels)
+        else:
+            self.example.saliency_masks.append(pixels)
 
 
 def parse_task(task: dict, annotations: list[dict] | None, config: LabelConfig, policy: str = "latest") -> Parsed:

@@ -9,6 +9,7 @@ from label_studio_sdk.label_interface import LabelInterface
 POSITIVE_WORDS = ("focus", "look", "object", "positive")
 NEGATIVE_WORDS = ("ignore", "background", "negative")
 HEAT_WORDS = ("attention", "heat")
+SALIENCY_WORDS = ("object", "salient", "saliency")
 
 
 class LabelConfigError(ValueError):
@@ -39,6 +40,7 @@ class LabelConfig:
     brush_name: str | None = None
     heat_label: str | None = None
     ignore_region_label: str | None = None
+    saliency_label: str | None = None  # brush label of the object's region (human saliency; SAL's suggestion)
 
     @property
     def digest(self) -> str:
@@ -82,6 +84,7 @@ class LabelConfig:
                     brush_name=control.name,
                     heat_label=_pick(labels, HEAT_WORDS),
                     ignore_region_label=_pick(labels, NEGATIVE_WORDS),
+                    saliency_label=_pick(labels, SALIENCY_WORDS),
                 )
         if "choices_name" not in found:
             raise LabelConfigError(f"labeling config has no <Choices> control for the image '{image.name}'")

@@ -7,16 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from backend.classifier import Classifier, load_classifier
 from backend.annotations import parse_task
 from backend.checkpoints import ModelStore, project_key
 from backend.images import ImageError, ImageFetcher
-from backend.inference import Analysis, Analyzer
+from backend.inference import Analysis, Analyzer, to_batch
 from backend.journal import AnnotationJournal
 from backend.label_config import LabelConfig
 from backend.queue import QUEUE_FILE, Queue, load_queue
-from backend.regions import choice_region, heat_region, ignore_regions
+from backend.regions import choice_region, heat_region, ignore_regions, saliency_region
+from backend.sal import SALState, load_interpretability, machine_saliency
 from backend.settings import Settings
 from backend.scheduler import TrainingScheduler
 from backend.superpixels import superpixels_for
@@ -45,6 +47,7 @@ class AttentionModel:
         self.fetcher = ImageFetcher(settings)
         self.classifier: Classifier | None = None
         self.newest_on_disk: str | None = None  # newest version in MODEL_DIR at setup (served unless unreadable)
+        self.interpretability: Classifier | None = None  # SAL's second model, once it writes saliency
         self.analyzer: Analyzer | None = None
         self._queue_stamp: int | None = -1
         self._queue_cache: Queue | None = None
@@ -59,6 +62,8 @@ class AttentionModel:
         self.newest_on_disk = latest.version if latest else None
         self.classifier = load_classifier(self.settings, self.label_config.classes, self.project)
         self.analyzer = Analyzer(self.classifier, self.settings)
+        sal_on = self.settings.sal_change_point and SALState.load(self.settings, self.project).phase == "machine"
+        self.interpretability = load_interpretability(self.settings, self.project) if sal_on else None
         logger.info(
             "project %s: loaded %s (%s, %d classes) from %s",
             self.project, self.classifier.version, self.classifier.arch, len(self.label_config.classes), self.classifier.source,
@@ -71,13 +76,23 @@ class AttentionModel:
         readable = self.read_images(tasks)
         images = [image for _, image in readable]
         predictions = [self._empty() for _ in tasks]
-        for (i, image), analysis in zip(readable, self.analyzer.analyze(images) if images else []):
-            predictions[i] = self.prediction_for(image, analysis)
+        analyses = self.analyzer.analyze(images) if images else []
+        suggestions = self._suggested_saliency(images, analyses)
+        for (i, image), analysis, suggestion in zip(readable, analyses, suggestions):
+            predictions[i] = self.prediction_for(image, analysis, suggestion)
         queue = self._queue()
         for task, prediction in zip(tasks, predictions):
             if queue is not None and prediction["result"] and str(task.get("id")) in queue.scores:
                 prediction["score"] = queue.scores[str(task["id"])]
         return predictions
+
+    def _suggested_saliency(self, images: list[np.ndarray], analyses: list[Analysis]) -> list[np.ndarray | None]:
+        """SAL: the interpretability model's saliency for each image's predicted class (None without that model)."""
+        if self.interpretability is None or not images:
+            return [None] * len(images)
+        model = self.interpretability
+        inputs = to_batch(images, model.image_size)
+        return list(machine_saliency(model.model, model.arch, inputs, torch.tensor([a.predicted for a in analyses])))
 
     def read_images(self, tasks: list[dict]) -> list[tuple[int, np.ndarray]]:
         """(index, RGB image) of each task whose image can be read; the others are logged and left out."""
@@ -136,11 +151,13 @@ class AttentionModel:
     def _empty(self) -> dict:
         return {"result": [], "score": 0.0, "model_version": self.model_version}
 
-    def prediction_for(self, image: np.ndarray, analysis: Analysis) -> dict:
-        """The Label Studio prediction of one analysed image."""
+    def prediction_for(self, image: np.ndarray, analysis: Analysis, suggestion: np.ndarray | None = None) -> dict:
+        """The Label Studio prediction of one analysed image (with SAL's suggested object region when given)."""
         size = image.shape[:2]
         result = choice_region(self.label_config, analysis)
         result += heat_region(self.label_config, analysis, size, self.settings)
+        if suggestion is not None:
+            result += saliency_region(self.label_config, suggestion, size)
         if self.label_config.brush_name and self.label_config.ignore_region_label:
             superpixels = superpixels_for(image, self.settings)
             result += ignore_regions(self.label_config, analysis, superpixels, size, self.settings)

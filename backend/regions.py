@@ -34,6 +34,14 @@ def _brush(config: LabelConfig, label: str, mask: np.ndarray, **extra: object) -
     }
 
 
+def saliency_region(config: LabelConfig, saliency: np.ndarray, size: tuple[int, int], threshold: float = 0.5) -> list[dict]:
+    """SAL's suggested object region (editable): the interpretability model's saliency above ``threshold``."""
+    if not (config.brush_name and config.saliency_label):
+        return []
+    mask = resize_map(saliency, size[0], size[1]) >= threshold
+    return [_brush(config, config.saliency_label, mask.astype(np.uint8) * 255)] if mask.any() else []
+
+
 def resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize of a float map to (height, width)."""
     if values.shape == (height, width):

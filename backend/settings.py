@@ -53,6 +53,7 @@ class Settings:
     train_seed: int = 0
     train_batchnorm: str = "train"  # train | frozen (running statistics: exact across processes, steadier on tiny batches)
     train_launcher: str = ""  # e.g. "torchrun --standalone --nproc-per-node 4": run training under it (DDP)
+    sal_change_point: str = ""  # SAL on: "auto", a count ("40") or a fraction of the project's tasks ("0.2", "20%")
     train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
     annotation_policy: str = "latest"  # latest | merge, for several annotations of one task
     keep_versions: int = 5

@@ -64,7 +64,8 @@ def _box_mask(boxes: list[tuple[float, float, float, float]], size: int) -> tupl
 
 def prepare(examples: list[Example], images: list[np.ndarray], size: int, settings: Settings,
             saliency: list[np.ndarray | None] | None = None) -> TrainingSet:
-    """Tensors and targets for ``examples`` with their RGB ``images``; ``saliency`` are optional object masks.
+    """Tensors and targets for ``examples`` with their RGB ``images``; ``saliency``: optional maps in [0, 1] per example
+    (object masks, or SAL's machine saliency) that replace the example's own object regions and box as CYBORG target.
 
     Inputs are at model size ``size``; targets at ``min(size, LOSS_RESOLUTION)``.
     """
@@ -92,8 +93,8 @@ def prepare(examples: list[Example], images: list[np.ndarray], size: int, settin
             negative[i] = _resize_mask(ignore, loss_size) > 0.5
         box[i], _ = _box_mask(example.boxes, loss_size)
         pixel_boxes.append(_box_mask(example.boxes, size)[1])
-        given = saliency[i] if saliency is not None else None
-        human[i] = _resize_mask(given, loss_size) if given is not None else box[i]
+        given = saliency[i] if saliency is not None and saliency[i] is not None else example.saliency_mask()
+        human[i] = _resize_mask(given.astype(np.float32), loss_size) if given is not None else box[i]
     targets = GuidanceTargets(
         positive=torch.from_numpy(positive), has_positive=torch.from_numpy(has_positive),
         negative=torch.from_numpy(negative), box=torch.from_numpy(box),

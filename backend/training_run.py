@@ -16,6 +16,7 @@ from backend.images import ImageError, ImageFetcher
 from backend.inference import resolve_device
 from backend.journal import AnnotationJournal
 from backend.label_config import LabelConfig
+from backend.sal import train_sal
 from backend.settings import Settings
 from backend.trainer import TrainConfig, fine_tune, prepare
 
@@ -45,15 +46,16 @@ def clean_partial(store: ModelStore, project: object) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def sync_from_label_studio(project: object, settings: Settings) -> None:
+def sync_from_label_studio(project: object, settings: Settings) -> int | None:
     """Refresh the journal with every annotation Label Studio holds for the project, when it can be reached.
 
     Webhooks only tell about annotations made after they were added; Label Studio is the source of truth. When it
-    cannot be read, training goes on with the annotations recorded from webhooks.
+    cannot be read, training goes on with the annotations recorded from webhooks. Returns the project's task count
+    when it was read.
     """
     key = project_key(project)
     if not (settings.label_studio_url and settings.label_studio_api_key and key.isdigit()):
-        return
+        return None
     from backend.label_studio import connect, project_tasks
 
     try:
@@ -61,9 +63,10 @@ def sync_from_label_studio(project: object, settings: Settings) -> None:
         tasks = project_tasks(client, int(key))
     except Exception as exc:  # unreachable, auth, project deleted: keep what the webhooks recorded
         logger.warning("project %s: could not read annotations from Label Studio (%s); using the recorded ones", key, type(exc).__name__)
-        return
+        return None
     kept = AnnotationJournal(settings.model_dir, project).replace_tasks(tasks)
     logger.info("project %s: %d annotated tasks read from Label Studio", key, kept)
+    return len(tasks)
 
 
 def run_training(project: object, settings: Settings) -> Manifest:
@@ -74,8 +77,7 @@ def run_training(project: object, settings: Settings) -> Manifest:
     """
     started = time.time()
     world = distributed.current()
-    if world.is_main:
-        sync_from_label_studio(project, settings)
+    project_size = sync_from_label_studio(project, settings) if world.is_main else None
     distributed.barrier(world)
     journal = AnnotationJournal(settings.model_dir, project).read()
     if not journal.get("label_config"):
@@ -101,10 +103,13 @@ def run_training(project: object, settings: Settings) -> Manifest:
     if world.is_main:
         clean_partial(store, project)
     base = load_classifier(settings, config.classes, project)
-    model = copy.deepcopy(base.model)
     logger.info("project %s: training from %s on %d annotated tasks", project, base.version, len(examples))
-    data = prepare(examples, images, base.image_size, settings)
-    metrics = fine_tune(model, base.arch, data, TrainConfig.from_settings(settings), device=resolve_device(settings.device))
+    if settings.sal_change_point:
+        model, metrics = train_sal(project, settings, examples, images, base, project_size or len(journal["tasks"]))
+    else:
+        model = copy.deepcopy(base.model)
+        data = prepare(examples, images, base.image_size, settings)
+        metrics = fine_tune(model, base.arch, data, TrainConfig.from_settings(settings), device=resolve_device(settings.device))
     manifest = Manifest(
         version=next_version(store, project),
         arch=base.arch,
