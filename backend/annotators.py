@@ -18,6 +18,7 @@ from backend.superpixels import Superpixels
 
 CLICK_SECONDS = 6.0
 BOX_SECONDS = 8.0
+LABEL_SECONDS = 2.0  # choosing the class alone (SAL's label-only images)
 
 
 def _region(config: LabelConfig, name: str, kind: str, size: tuple[int, int], value: dict) -> dict:

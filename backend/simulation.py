@@ -8,6 +8,15 @@ Controls: the base model, ``ce`` (the same fine-tuning with cross-entropy only, 
 the same kind of selection) and ``full_mask`` (guidance with the full mask of every
 training image, the upper bound). Each finished cell is written to
 ``OUT/cells/`` so an interrupted run resumes where it stopped.
+
+The SAL paper's conditions run as losses (see backend/sal.py): the simulated person
+gives the object mask with the label until ``sal_change_point`` of the budget carries
+human saliency, then labels only. ``sal``: an interpretability model (CYBORG alpha 0.1)
+writes saliency for label-only images, the accuracy model (alpha 0.9) is trained,
+ranks and is evaluated; ``sal_single``: the accuracy model writes it; ``frozen_teacher``
+(TAIT): the interpretability model stops training at the change point; ``no_ai_saliency``:
+label-only images get cross-entropy only; ``all_human``: masks for the whole budget (the
+upper bound, more human time); ``no_saliency``: labels only, cross-entropy.
 """
 from __future__ import annotations
 
@@ -25,7 +34,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from backend.annotations import Example, parse_task
-from backend.annotators import box_annotation, click_annotation
+from backend.annotators import BOX_SECONDS, LABEL_SECONDS, box_annotation, click_annotation
 from backend.attention_quality import box_mask, dice_top_n, fraction_outside, mask_box, pointing_game
 from backend.base_training import train_from_scratch
 from backend.cam import make_cam
@@ -38,10 +47,12 @@ from backend.settings import Settings
 from backend.strategies import Pool, get_strategy, select_batch
 from backend.superpixels import superpixels_for
 from backend.templates import render_template
+from backend.sal import ACCURACY_ALPHA, INTERPRETABILITY_ALPHA, machine_saliency
 from backend.trainer import TrainConfig, fine_tune, prepare
 
 logger = logging.getLogger(__name__)
 ANNOTATOR_OF_LOSS = {"click": "click", "ce": "click", "box": "box", "cyborg": "box", "copy_replace": "box", "auto": "click"}
+SAL_CONDITIONS = ("sal", "sal_single", "frozen_teacher", "no_ai_saliency", "all_human", "no_saliency")
 TOPK_SUFFIX = "@topk"  # "gmm@topk": fill each batch by rank alone instead of per predicted class
 METHOD_SEPARATOR = ":"  # "click:hirescam": rank and train with that attention method (evaluation always uses "auto")
 
@@ -63,6 +74,7 @@ class SimConfig:
     click_noise: float = 0.05
     box_jitter: float = 0.05
     max_negative: int = 3
+    sal_change_point: float = 0.2  # share of the budget annotated with human saliency in the SAL conditions
 
 
 @dataclass
@@ -200,21 +212,16 @@ class Simulator:
             test, shifted = self._evaluate(model)
             records.append(_records(strategy, loss, seed, cfg.rounds, len(train.labels), 0.0, [], test, shifted))
             return records
-        name, per_class = (strategy[: -len(TOPK_SUFFIX)], False) if strategy.endswith(TOPK_SUFFIX) else (strategy, True)
+        if loss in SAL_CONDITIONS:
+            return self.run_sal(strategy, loss, seed)
         loss_name, _, method = loss.partition(METHOD_SEPARATOR)
         method = method or "auto"
         rng = np.random.default_rng(seed)
         annotated = np.zeros(len(train.labels), dtype=bool)
         examples: dict[int, Example] = {}
         seconds = 0.0
-        per_round = [cfg.budget // cfg.rounds + (1 if r < cfg.budget % cfg.rounds else 0) for r in range(cfg.rounds)]
-        for round_, count in enumerate(per_round, start=1):
-            probabilities, maps, embeddings = model_outputs(model, cfg.arch, train.inputs, method=method)
-            pool = Pool(probabilities=probabilities, attention=downsample_attention(maps), embeddings=embeddings,
-                        annotated=annotated.copy(), labels=train.labels)
-            ranking = get_strategy(name)(pool, count, rng)
-            chosen = select_batch(ranking, pool, count, per_class=per_class)
-            mix = np.bincount(pool.predicted[chosen], minlength=len(self.data.classes)).tolist()
+        for round_, count in enumerate(self._per_round(), start=1):
+            chosen, maps, mix = self._select(model, strategy, annotated, count, rng, method)
             for i in chosen:
                 kind = ANNOTATOR_OF_LOSS.get(loss_name, "click")
                 annotation = annotate(kind, self.config, int(train.labels[i]), train.masks[i], train.boxes[i], train.images[i],
@@ -230,8 +237,63 @@ class Simulator:
             records.append(_records(strategy, loss, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
         return records
 
-    def _train_config(self, loss: str, seed: int, steps: int, method: str = "auto") -> TrainConfig:
+    def _per_round(self) -> list[int]:
+        cfg = self.cfg
+        return [cfg.budget // cfg.rounds + (1 if r < cfg.budget % cfg.rounds else 0) for r in range(cfg.rounds)]
+
+    def _select(self, model: torch.nn.Module, strategy: str, annotated: np.ndarray, count: int, rng: np.random.Generator,
+                method: str = "auto") -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """The next ``count`` images to annotate, ranked with ``model``; also its attention maps and the batch's class mix."""
+        name, per_class = (strategy[: -len(TOPK_SUFFIX)], False) if strategy.endswith(TOPK_SUFFIX) else (strategy, True)
+        probabilities, maps, embeddings = model_outputs(model, self.cfg.arch, self.train.inputs, method=method)
+        pool = Pool(probabilities=probabilities, attention=downsample_attention(maps), embeddings=embeddings,
+                    annotated=annotated.copy(), labels=self.train.labels)
+        chosen = select_batch(get_strategy(name)(pool, count, rng), pool, count, per_class=per_class)
+        return chosen, maps, np.bincount(pool.predicted[chosen], minlength=len(self.data.classes)).tolist()
+
+    def run_sal(self, strategy: str, condition: str, seed: int) -> list[dict[str, Any]]:
+        """One SAL condition (see the module docstring): accuracy model trained, ranking and evaluated each round."""
+        cfg, train = self.cfg, self.train
+        records = [_records(strategy, condition, seed, 0, 0, 0.0, [], *self.base_scores)]
+        accuracy, interpretability = copy.deepcopy(self.base), copy.deepcopy(self.base)
+        human_budget = {"all_human": cfg.budget, "no_saliency": 0}.get(condition, int(np.ceil(cfg.sal_change_point * cfg.budget)))
+        writer = {"sal": interpretability, "frozen_teacher": interpretability, "sal_single": accuracy}.get(condition)
+        teaching = condition in ("sal", "frozen_teacher")
+        rng = np.random.default_rng(seed)
+        annotated = np.zeros(len(train.labels), dtype=bool)
+        saliency: dict[int, np.ndarray | None] = {}
+        seconds, human = 0.0, 0
+        for round_, count in enumerate(self._per_round(), start=1):
+            chosen, _, mix = self._select(accuracy, strategy, annotated, count, rng)
+            label_only, human_added = [], 0
+            for i in chosen:
+                annotated[i] = True
+                if human < human_budget:
+                    saliency[int(i)] = train.masks[i].astype(np.float32)
+                    human, human_added, seconds = human + 1, human_added + 1, seconds + BOX_SECONDS
+                else:
+                    label_only.append(int(i))
+                    saliency[int(i)] = None
+                    seconds += LABEL_SECONDS
+            if writer is not None and label_only:
+                generated = machine_saliency(writer, cfg.arch, train.inputs[label_only], torch.as_tensor(train.labels[label_only]))
+                for i, mask in zip(label_only, generated):
+                    h, w = train.masks[i].shape
+                    saliency[i] = np.asarray(Image.fromarray(mask, mode="F").resize((w, h), Image.BILINEAR))
+            order = sorted(saliency)
+            examples = [Example(task_id=i, image_url="", label=int(train.labels[i])) for i in order]
+            data = prepare(examples, [train.images[i] for i in order], cfg.image_size, self.settings, saliency=[saliency[i] for i in order])
+            loss = "ce" if condition == "no_saliency" else "cyborg"
+            step_seed = seed * 1000 + round_
+            fine_tune(accuracy, cfg.arch, data, self._train_config(loss, step_seed, cfg.steps, alpha=ACCURACY_ALPHA))
+            if teaching and not (condition == "frozen_teacher" and human_added == 0):  # TAIT: the teacher stops with the people
+                fine_tune(interpretability, cfg.arch, data, self._train_config("cyborg", step_seed, cfg.steps, alpha=INTERPRETABILITY_ALPHA))
+            test, shifted = self._evaluate(accuracy)
+            records.append(_records(strategy, condition, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
+        return records
+
+    def _train_config(self, loss: str, seed: int, steps: int, method: str = "auto", alpha: float = 0.5) -> TrainConfig:
         cfg = self.cfg
         return TrainConfig(loss=loss, lr=cfg.lr, steps=steps, batch_size=cfg.batch_size, unlabeled_batch=cfg.unlabeled_batch, seed=seed,
-                           cam_method=method)
+                           cam_method=method, cyborg_alpha=alpha)
 

@@ -19,7 +19,7 @@ import torch
 import backend  # noqa: F401
 from backend.dataset import load_dataset
 from backend.sim_report import write_report
-from backend.simulation import SimConfig, Simulator
+from backend.simulation import SAL_CONDITIONS, SimConfig, Simulator
 from backend.strategies import STRATEGIES
 from backend.synthetic import BiasSpec, write_dataset
 
@@ -32,7 +32,10 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=defaults.strategies,
                         help=f"any of {sorted(STRATEGIES)}; append @topk for plain top-k batches instead of per-class")
     parser.add_argument("--losses", nargs="+", default=defaults.losses,
-                        help="click, box, cyborg, copy_replace, ce, auto; append :METHOD (gradcam, gradcam++, hirescam, cam) to rank and train with that attention method")
+                        help="click, box, cyborg, copy_replace, ce, auto; append :METHOD (gradcam, gradcam++, hirescam, cam) to rank and "
+                             "train with that attention method; or a SAL condition: " + ", ".join(SAL_CONDITIONS))
+    parser.add_argument("--sal-change-point", type=float, default=defaults.sal_change_point,
+                        help="share of the budget with human saliency in the SAL conditions")
     parser.add_argument("--budget", type=int, default=defaults.budget, help="annotated images at the end")
     parser.add_argument("--rounds", type=int, default=defaults.rounds)
     parser.add_argument("--seeds", type=int, default=len(defaults.seeds), help="number of seeds (0..S-1)")
@@ -49,7 +52,8 @@ def main() -> None:
     if not args.data and not (data_dir / "train.csv").exists():
         write_dataset(data_dir, BiasSpec(size=args.image_size, train=args.train_images, val=100, test=300, shifted=300))
     cfg = SimConfig(strategies=args.strategies, losses=args.losses, budget=args.budget, rounds=args.rounds,
-                    seeds=list(range(args.seeds)), steps=args.steps, arch=args.arch, image_size=args.image_size)
+                    seeds=list(range(args.seeds)), steps=args.steps, arch=args.arch, image_size=args.image_size,
+                    sal_change_point=args.sal_change_point)
     started = time.perf_counter()
     records = Simulator(load_dataset(data_dir), cfg, out).run()
     report = write_report(records, asdict(cfg), out)

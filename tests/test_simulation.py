@@ -14,7 +14,7 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sim")
     data = write_dataset(out / "data", BiasSpec(size=32, train=80, val=4, test=24, shifted=24))
     command = [sys.executable, "scripts/simulate.py", "--data", str(data), "--out", str(out), "--strategies", "random", "gmm@topk",
-               "--losses", "click", "ce", "click:gradcam++", "--budget", "8", "--rounds", "2", "--seeds", "2", "--steps", "2", "--image-size", "32"]
+               "--losses", "click", "ce", "click:gradcam++", "sal", "--budget", "8", "--rounds", "2", "--seeds", "2", "--steps", "2", "--image-size", "32"]
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-3000:]
     second = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -36,6 +36,9 @@ def test_outputs_and_schema(run):
     per_class = [r["class_mix"] for r in records if r["strategy"] == "random" and r["round"] > 0]
     assert all(sum(m) == 4 for m in per_class)
     assert all(r["annotation_seconds"] == 6.0 * r["annotations"] for r in records if r["loss"] == "click")
+    sal = sorted((r["round"], r["annotations"], r["annotation_seconds"]) for r in records
+                 if r["strategy"] == "random" and r["loss"] == "sal" and r["seed"] == 0)
+    assert sal == [(0, 0, 0.0), (1, 4, 2 * 8.0 + 2 * 2.0), (2, 8, 2 * 8.0 + 6 * 2.0)]  # masks for 20% (2), then labels only
     summary = (out / "summary.md").read_text()
     assert "| random | click | 2 |" in summary and "gap closed" in summary
     assert (out / "curves_click.png").stat().st_size > 1000 and (out / "curves_ce.png").is_file()
@@ -43,8 +46,8 @@ def test_outputs_and_schema(run):
 
 def test_interrupted_runs_resume_without_redoing_cells(run):
     _, first, second = run
-    assert "14 to run" in first.stderr + first.stdout  # base, full mask, 2 strategies x 3 losses x 2 seeds
-    assert "14 done before, 0 to run" in second.stderr + second.stdout
+    assert "18 to run" in first.stderr + first.stdout  # base, full mask, 2 strategies x 4 losses x 2 seeds
+    assert "18 done before, 0 to run" in second.stderr + second.stdout
 
 
 def test_summary_marks_overlapping_spreads_unresolved():
