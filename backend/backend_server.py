@@ -5,13 +5,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import requests
-
-from backend.label_studio_server import free_port
+from backend.label_studio_server import free_port, wait_for_health
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,14 +43,5 @@ def start_backend(env: dict[str, str], log: Path, port: int | None = None, timeo
     )
     handle.close()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/health", timeout=2).ok:
-                return BackendServer(url, process, log)
-        except requests.RequestException:
-            time.sleep(0.3)
-    process.kill()
-    raise RuntimeError(f"the backend did not answer /health in {timeout} s; see {log}")
+    wait_for_health(url, process, log, timeout, "gunicorn")
+    return BackendServer(url, process, log)

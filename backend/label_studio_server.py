@@ -74,17 +74,23 @@ def start_label_studio(workdir: Path, document_root: Path, port: int | None = No
         env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
     )
     url = f"http://127.0.0.1:{port}"
+    wait_for_health(url, process, log, timeout, "Label Studio")
+    return LabelStudioServer(url, TOKEN, document_root, process, log)
+
+
+def wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout: float, name: str) -> None:
+    """Return once ``url``/health answers; RuntimeError (with the log's tail) if ``process`` exits or time runs out."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"Label Studio exited: {log.read_text()[-3000:]}")
+            raise RuntimeError(f"{name} exited: {log.read_text()[-3000:]}")
         try:
             if requests.get(f"{url}/health", timeout=2).ok:
-                return LabelStudioServer(url, TOKEN, document_root, process, log)
+                return
         except requests.RequestException:
             pass
-        time.sleep(1)
+        time.sleep(0.5)
     process.kill()
-    raise RuntimeError(f"Label Studio did not answer /health in {timeout} s: {log.read_text()[-3000:]}")
+    raise RuntimeError(f"{name} did not answer /health in {timeout} s: {log.read_text()[-3000:]}")
 
 

@@ -81,6 +81,19 @@ def biased(tmp_path_factory: pytest.TempPathFactory):
     return data, model
 
 
+@pytest.fixture
+def biased_project(biased, tmp_path: Path):
+    """(data, settings, combined config) for a project served by the biased small CNN, trained quickly on CPU."""
+    data, model = biased
+    checkpoint = tmp_path / "base.pt"
+    save_checkpoint(model, str(checkpoint), "small_cnn", list(data.classes), 64, "biased")
+    settings = Settings.from_env(
+        {}, model_dir=str(tmp_path / "models"), model_path=str(checkpoint), local_files_document_root=str(data.root),
+        pretrained_weights="none", device="cpu", train_steps=5, train_batch_size=8, train_unlabeled_batch=0,
+    )
+    return data, settings, render_template("combined", data.classes)
+
+
 @pytest.fixture(scope="session")
 def label_studio(tmp_path_factory: pytest.TempPathFactory, biased):
     """A real Label Studio on 127.0.0.1 whose document root holds the biased dataset (as ``dataset/``)."""

@@ -8,30 +8,24 @@ import torch
 from e2e_helpers import click_event
 
 from backend import distributed
-from backend.base_training import save_checkpoint
 from backend.checkpoints import ModelStore
 from backend.classifier import read_checkpoint
 from backend.journal import AnnotationJournal
 from backend.scheduler import TrainingScheduler
 from backend.settings import Settings
-from backend.templates import render_template
 from backend.training_run import run_training
 
 PROJECT = 8
 
 
 @pytest.fixture
-def annotated(biased, tmp_path):
+def annotated(biased_project, tmp_path):
     """Settings and a journal of 8 click annotations for the biased small CNN."""
-    data, model = biased
-    checkpoint = tmp_path / "base.pt"
-    save_checkpoint(model, str(checkpoint), "small_cnn", list(data.classes), 64, "biased")
-    settings = Settings.from_env(
-        {}, model_dir=str(tmp_path / "single"), model_path=str(checkpoint), local_files_document_root=str(data.root),
-        pretrained_weights="none", device="cpu", train_loss="click", train_steps=6, train_batch_size=8, train_unlabeled_batch=8,
+    data, settings, xml = biased_project
+    settings = replace(
+        settings, model_dir=str(tmp_path / "single"), train_loss="click", train_steps=6, train_unlabeled_batch=8,
         train_batchnorm="frozen",  # on CPUs each process would normalise its half batch alone (SyncBatchNorm needs GPUs)
     )
-    xml = render_template("combined", data.classes)
     journal = AnnotationJournal(settings.model_dir, PROJECT)
     journal.set_label_config(xml)
     for index in range(8):
@@ -40,9 +34,7 @@ def annotated(biased, tmp_path):
     return settings
 
 
-def _trained(settings: Settings, source: Settings) -> dict[str, torch.Tensor]:
-    if settings.model_dir != source.model_dir:
-        shutil.copytree(source.model_dir, settings.model_dir)
+def _trained(settings: Settings) -> dict[str, torch.Tensor]:
     return read_checkpoint(ModelStore(settings.model_dir).path(PROJECT, "v0001"))["state_dict"]
 
 
@@ -58,18 +50,19 @@ def test_world_helpers_are_the_identity_alone():
 
 
 def test_torchrun_with_two_gloo_processes_matches_one_process(annotated, tmp_path):
+    launcher = f"{sys.executable} -m torch.distributed.run --standalone --nproc-per-node 2"  # what `torchrun` runs
+    launched = replace(annotated, model_dir=str(tmp_path / "ddp"), train_launcher=launcher)
+    shutil.copytree(annotated.model_dir, launched.model_dir)  # the same journal
     run_training(PROJECT, annotated)
-    single = _trained(annotated, annotated)
+    single = _trained(annotated)
 
-    launched = replace(annotated, model_dir=str(tmp_path / "ddp"), train_launcher=f"{sys.executable} -m torch.distributed.run --standalone --nproc-per-node 2")
-    shutil.copytree(tmp_path / "single", tmp_path / "ddp", ignore=shutil.ignore_patterns("v0*"))
     scheduler = TrainingScheduler(launched)
     assert scheduler.request(PROJECT) == "started"
     status = scheduler.wait(PROJECT, timeout=300)
     assert status["state"] == "idle" and status["last_version"] == "v0001", (tmp_path / "ddp" / "8" / "training.log").read_text()[-3000:]
     manifest = ModelStore(launched.model_dir).latest(PROJECT)
     assert manifest.metrics["processes"] == 2
-    ddp = read_checkpoint(ModelStore(launched.model_dir).path(PROJECT, "v0001"))["state_dict"]
+    ddp = _trained(launched)
 
     base = read_checkpoint(annotated.model_path)["state_dict"]
     moved, apart = _distance(single, base), _distance(ddp, single)

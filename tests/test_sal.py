@@ -1,17 +1,16 @@
 """SAL in the backend: two models per project, the change point, machine saliency and the suggested region."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from backend.annotations import parse_task
 from backend.annotators import box_annotation
-from backend.base_training import save_checkpoint
 from backend.checkpoints import ModelStore
 from backend.journal import AnnotationJournal
 from backend.label_config import LabelConfig
 from backend.model import ModelManager
 from backend.sal import INTERPRETABILITY, ChangePoint, SALState, interpretability_store
-from backend.settings import Settings
-from backend.templates import render_template
 from backend.training_run import run_training
 
 PROJECT = 5
@@ -34,15 +33,9 @@ def test_change_point_forms():
 
 
 @pytest.fixture
-def project(biased, tmp_path):
-    data, model = biased
-    checkpoint = tmp_path / "base.pt"
-    save_checkpoint(model, str(checkpoint), "small_cnn", list(data.classes), 64, "biased")
-    settings = Settings.from_env(
-        {}, model_dir=str(tmp_path / "models"), model_path=str(checkpoint), local_files_document_root=str(data.root),
-        pretrained_weights="none", device="cpu", train_steps=4, train_batch_size=8, train_unlabeled_batch=0, sal_change_point="2",
-    )
-    xml = render_template("combined", data.classes)
+def project(biased_project):
+    data, settings, xml = biased_project
+    settings = replace(settings, train_steps=4, sal_change_point="2")
     config = LabelConfig.parse(xml)
     journal = AnnotationJournal(settings.model_dir, PROJECT)
     journal.set_label_config(xml)
@@ -87,8 +80,6 @@ def test_two_models_then_machine_saliency_after_the_change_point(project):
 
 
 def test_sal_off_trains_one_model(project):
-    from dataclasses import replace
-
     settings, _ = project
     manifest = run_training(PROJECT, replace(settings, sal_change_point=""))
     assert "sal_phase" not in manifest.metrics

@@ -9,27 +9,16 @@ import pytest
 import torch
 from e2e_helpers import click_event
 
-from backend.base_training import save_checkpoint
 from backend.checkpoints import ModelStore
 from backend.journal import AnnotationJournal
 from backend.scheduler import TrainingScheduler
 from backend.server import create_app
-from backend.settings import Settings
-from backend.templates import render_template
 from backend import training_run
 
 
 @pytest.fixture
-def env(biased, tmp_path):
-    data, model = biased
-    checkpoint = tmp_path / "base.pt"
-    save_checkpoint(model, str(checkpoint), "small_cnn", list(data.classes), 64, "biased")
-    settings = Settings.from_env(
-        {}, model_dir=str(tmp_path / "models"), model_path=str(checkpoint), local_files_document_root=str(data.root),
-        pretrained_weights="none", device="cpu", train_steps=5, train_batch_size=8, train_unlabeled_batch=0,
-    )
-    xml = render_template("combined", data.classes)
-    return data, settings, xml
+def env(biased_project):
+    return biased_project
 
 
 def _predict_version(client, xml):
