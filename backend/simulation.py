@@ -275,8 +275,10 @@ class Simulator:
                     label_only.append(int(i))
                     saliency[int(i)] = None
                     seconds += LABEL_SECONDS
-            if writer is not None and label_only:
+            written = None  # how well the machine's saliency matches the true object masks (Dice of the top-N pixels)
+            if writer is not None and label_only and round_ > 1:  # the writer has trained on human saliency (as in the backend)
                 generated = machine_saliency(writer, cfg.arch, train.inputs[label_only], torch.as_tensor(train.labels[label_only]))
+                written = float(np.mean([dice_top_n(m, train.eval_masks[i]) for i, m in zip(label_only, generated)]))
                 for i, mask in zip(label_only, generated):
                     h, w = train.masks[i].shape
                     saliency[i] = np.asarray(Image.fromarray(mask, mode="F").resize((w, h), Image.BILINEAR))
@@ -289,7 +291,8 @@ class Simulator:
             if teaching and not (condition == "frozen_teacher" and human_added == 0):  # TAIT: the teacher stops with the people
                 fine_tune(interpretability, cfg.arch, data, self._train_config("cyborg", step_seed, cfg.steps, alpha=INTERPRETABILITY_ALPHA))
             test, shifted = self._evaluate(accuracy)
-            records.append(_records(strategy, condition, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
+            records.append(_records(strategy, condition, seed, round_, int(annotated.sum()), seconds, mix, test, shifted)
+                           | {"machine_saliency_dice": written})
         return records
 
     def _train_config(self, loss: str, seed: int, steps: int, method: str = "auto", alpha: float = 0.5) -> TrainConfig:

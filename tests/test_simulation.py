@@ -39,6 +39,9 @@ def test_outputs_and_schema(run):
     sal = sorted((r["round"], r["annotations"], r["annotation_seconds"]) for r in records
                  if r["strategy"] == "random" and r["loss"] == "sal" and r["seed"] == 0)
     assert sal == [(0, 0, 0.0), (1, 4, 2 * 8.0 + 2 * 2.0), (2, 8, 2 * 8.0 + 6 * 2.0)]  # masks for 20% (2), then labels only
+    written = {r["round"]: r["machine_saliency_dice"] for r in records
+               if r["loss"] == "sal" and r["seed"] == 0 and r["strategy"] == "random" and r["round"] > 0}
+    assert written[1] is None and 0.0 <= written[2] <= 1.0  # the interpretability model writes once it has trained
     summary = (out / "summary.md").read_text()
     assert "| random | click | 2 |" in summary and "gap closed" in summary
     assert (out / "curves_click.png").stat().st_size > 1000 and (out / "curves_ce.png").is_file()
