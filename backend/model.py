@@ -92,7 +92,8 @@ class AttentionModel:
             return [None] * len(images)
         model = self.interpretability
         inputs = to_batch(images, model.image_size)
-        return list(machine_saliency(model.model, model.arch, inputs, torch.tensor([a.predicted for a in analyses])))
+        predicted = torch.tensor([a.predicted for a in analyses])
+        return list(machine_saliency(model.model, model.arch, inputs, predicted, self.settings.cam_method))
 
     def read_images(self, tasks: list[dict]) -> list[tuple[int, np.ndarray]]:
         """(index, RGB image) of each task whose image can be read; the others are logged and left out."""

@@ -137,11 +137,12 @@ def _human_masks(examples: list[Example], images: list[np.ndarray]) -> list[np.n
     return masks
 
 
-def interpretability_dice(model: Classifier, examples: list[Example], images: list[np.ndarray], masks: list[np.ndarray]) -> float:
+def interpretability_dice(model: Classifier, examples: list[Example], images: list[np.ndarray], masks: list[np.ndarray],
+                          method: str = "auto") -> float:
     """Mean Dice of the top-N attention pixels (N = mask size) against human saliency (SAL's metric)."""
     size = model.image_size
     labels = torch.tensor([e.label or 0 for e in examples])
-    maps = machine_saliency(model.model, model.arch, to_batch(images, size), labels)
+    maps = machine_saliency(model.model, model.arch, to_batch(images, size), labels, method)
     return float(np.mean([dice_top_n(a, _resize(m, size)) for a, m in zip(maps, masks)]))
 
 
@@ -159,7 +160,7 @@ def train_sal(project: object, settings: Settings, examples: list[Example], imag
     unseen = [i for i in human if str(examples[i].task_id) not in set(state.seen)]
     if teacher is not None and unseen and state.phase == "human":
         state.dice_history.append(round(interpretability_dice(teacher, [examples[i] for i in unseen], [images[i] for i in unseen],
-                                                              [human_masks[i] for i in unseen]), 4))
+                                                              [human_masks[i] for i in unseen], settings.cam_method), 4))
     if state.phase == "human" and teacher is not None and change_point.reached(len(human), project_tasks, state.dice_history):
         state.phase, state.switched_at = "machine", len(human)
         logger.info("project %s: SAL change point reached at %d images with human saliency", project, len(human))
@@ -167,7 +168,8 @@ def train_sal(project: object, settings: Settings, examples: list[Example], imag
     label_only = [i for i, m in enumerate(human_masks) if m is None and examples[i].label is not None]
     if state.phase == "machine" and teacher is not None and label_only:
         inputs = to_batch([images[i] for i in label_only], teacher.image_size)
-        generated = machine_saliency(teacher.model, teacher.arch, inputs, torch.tensor([examples[i].label for i in label_only]))
+        labels = torch.tensor([examples[i].label for i in label_only])
+        generated = machine_saliency(teacher.model, teacher.arch, inputs, labels, settings.cam_method)
         for i, mask in zip(label_only, generated):
             h, w = images[i].shape[:2]
             saliency[i] = np.asarray(Image.fromarray(mask.astype(np.float32), mode="F").resize((w, h), Image.BILINEAR))
