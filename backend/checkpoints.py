@@ -71,6 +71,17 @@ class ModelStore:
     def path(self, project: object, version: str) -> Path:
         return self.root / project_key(project) / version / MODEL_FILE
 
+    def next_version(self, project: object) -> str:
+        """The name after the highest ``vNNNN`` of ``project``."""
+        numbers = [int(m.group(1)) for v in self.versions(project) if (m := re.match(r"v(\d+)$", v.version))]
+        return f"v{max(numbers, default=0) + 1:04d}"
+
+    def prune(self, project: object, keep: int) -> None:
+        """Delete all but the newest ``keep`` versions (never the newest one)."""
+        versions = self.versions(project)
+        for old in versions[: max(0, len(versions) - max(1, keep))]:
+            shutil.rmtree(self.path(project, old.version).parent, ignore_errors=True)
+
     def save(self, project: object, state_dict: dict[str, torch.Tensor], manifest: Manifest) -> Path:
         """Write ``state_dict`` and ``manifest`` as a new version; atomic."""
         folder = self.root / project_key(project)

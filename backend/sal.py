@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import shutil
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -186,13 +185,11 @@ def train_sal(project: object, settings: Settings, examples: list[Example], imag
                "machine_saliency": len(label_only) if state.phase == "machine" and teacher is not None else 0}
     if distributed.current().is_main:
         store = interpretability_store(settings, project)
-        numbers = [int(m.version[1:]) for m in store.versions(INTERPRETABILITY) if m.version[1:].isdigit()]
-        manifest = Manifest(version=f"v{max(numbers, default=0) + 1:04d}", arch=base.arch, classes=list(base.classes),
+        manifest = Manifest(version=store.next_version(INTERPRETABILITY), arch=base.arch, classes=list(base.classes),
                             image_size=base.image_size, parent=teacher.version if teacher else base.version,
                             annotation_count=len(examples), metrics=interp_metrics | summary)
         store.save(INTERPRETABILITY, {k: v.detach().cpu() for k, v in interpretability.state_dict().items()}, manifest)
-        for old in store.versions(INTERPRETABILITY)[: -max(1, settings.keep_versions)]:
-            shutil.rmtree(store.path(INTERPRETABILITY, old.version).parent, ignore_errors=True)
+        store.prune(INTERPRETABILITY, settings.keep_versions)
         state.human = len(human)
         state.seen = sorted({str(examples[i].task_id) for i in human})
         state.save(settings, project)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 import shutil
 import sys
 import time
@@ -25,18 +24,6 @@ logger = logging.getLogger(__name__)
 
 class NothingToTrain(RuntimeError):
     """The project has no usable annotation yet."""
-
-
-def next_version(store: ModelStore, project: object) -> str:
-    numbers = [int(m.group(1)) for v in store.versions(project) if (m := re.match(r"v(\d+)$", v.version))]
-    return f"v{max(numbers, default=0) + 1:04d}"
-
-
-def prune(store: ModelStore, project: object, keep: int) -> None:
-    """Delete all but the newest ``keep`` versions (never the newest one)."""
-    versions = store.versions(project)
-    for old in versions[: max(0, len(versions) - max(1, keep))]:
-        shutil.rmtree(store.path(project, old.version).parent, ignore_errors=True)
 
 
 def clean_partial(store: ModelStore, project: object) -> None:
@@ -111,7 +98,7 @@ def run_training(project: object, settings: Settings) -> Manifest:
         data = prepare(examples, images, base.image_size, settings)
         metrics = fine_tune(model, base.arch, data, TrainConfig.from_settings(settings), device=resolve_device(settings.device))
     manifest = Manifest(
-        version=next_version(store, project),
+        version=store.next_version(project),
         arch=base.arch,
         classes=list(config.classes),
         image_size=base.image_size,
@@ -122,7 +109,7 @@ def run_training(project: object, settings: Settings) -> Manifest:
     if world.is_main:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         store.save(project, state, manifest)
-        prune(store, project, settings.keep_versions)
+        store.prune(project, settings.keep_versions)
         logger.info("project %s: saved %s (parent %s) in %.1f s", project, manifest.version, base.version, time.time() - started)
     distributed.barrier(world)
     return manifest
