@@ -175,13 +175,13 @@ def _imagenet_state_dict(arch: str, mode: str) -> dict[str, torch.Tensor] | None
         return None
 
 
-def load_classifier(settings: Settings, classes: tuple[str, ...], project: object = None) -> Classifier:
-    """Load the classifier for ``project`` following the documented order."""
-    store = ModelStore(settings.model_dir)
+def load_newest(store: ModelStore, project: object, classes: tuple[str, ...]) -> Classifier | None:
+    """The newest readable version of ``project`` in ``store`` trained for ``classes`` (unreadable ones are skipped)."""
     for manifest in reversed(store.versions(project)):
         if tuple(manifest.classes) != tuple(classes):
-            logger.warning("ignoring %s in MODEL_DIR: trained for classes %s, config has %s", manifest.version, manifest.classes, classes)
-            break
+            logger.warning("ignoring %s in %s: trained for classes %s, config has %s", manifest.version, store.root,
+                           manifest.classes, classes)
+            return None
         try:
             payload = read_checkpoint(store.path(project, manifest.version))
             model = build_model(manifest.arch, len(classes))
@@ -190,6 +190,14 @@ def load_classifier(settings: Settings, classes: tuple[str, ...], project: objec
             logger.error("skipping unreadable model version %s: %s", manifest.version, exc)
             continue
         return Classifier(model.eval(), manifest.arch, tuple(classes), manifest.image_size, manifest.version, "model_dir")
+    return None
+
+
+def load_classifier(settings: Settings, classes: tuple[str, ...], project: object = None) -> Classifier:
+    """Load the classifier for ``project`` following the documented order."""
+    newest = load_newest(ModelStore(settings.model_dir), project, classes)
+    if newest is not None:
+        return newest
 
     if settings.model_path:
         payload = read_checkpoint(settings.model_path)

@@ -63,7 +63,7 @@ class AttentionModel:
         self.classifier = load_classifier(self.settings, self.label_config.classes, self.project)
         self.analyzer = Analyzer(self.classifier, self.settings)
         sal_on = self.settings.sal_change_point and SALState.load(self.settings, self.project).phase == "machine"
-        self.interpretability = load_interpretability(self.settings, self.project) if sal_on else None
+        self.interpretability = load_interpretability(self.settings, self.project, self.label_config.classes) if sal_on else None
         logger.info(
             "project %s: loaded %s (%s, %d classes) from %s",
             self.project, self.classifier.version, self.classifier.arch, len(self.label_config.classes), self.classifier.source,

@@ -29,7 +29,7 @@ from backend.annotations import Example
 from backend.attention_quality import dice_top_n
 from backend.cam import make_cam
 from backend.checkpoints import Manifest, ModelStore, project_key
-from backend.classifier import Classifier, architecture, build_model, read_checkpoint
+from backend.classifier import Classifier, architecture, load_newest
 from backend.inference import resolve_device, to_batch
 from backend.journal import atomic_write_json
 from backend.settings import Settings
@@ -98,15 +98,9 @@ def interpretability_store(settings: Settings, project: object) -> ModelStore:
     return ModelStore(Path(settings.model_dir) / project_key(project))
 
 
-def load_interpretability(settings: Settings, project: object) -> Classifier | None:
-    """The newest interpretability model of ``project``, or None."""
-    store = interpretability_store(settings, project)
-    latest = store.latest(INTERPRETABILITY)
-    if latest is None:
-        return None
-    model = build_model(latest.arch, len(latest.classes))
-    model.load_state_dict(read_checkpoint(store.path(INTERPRETABILITY, latest.version))["state_dict"])
-    return Classifier(model.eval(), latest.arch, tuple(latest.classes), latest.image_size, latest.version, "model_dir")
+def load_interpretability(settings: Settings, project: object, classes: tuple[str, ...]) -> Classifier | None:
+    """The newest readable interpretability model of ``project`` for ``classes``, or None."""
+    return load_newest(interpretability_store(settings, project), INTERPRETABILITY, classes)
 
 
 def machine_saliency(model: nn.Module, arch: str, inputs: torch.Tensor, labels: torch.Tensor, method: str = "auto",
@@ -155,7 +149,7 @@ def train_sal(project: object, settings: Settings, examples: list[Example], imag
     state = SALState.load(settings, project)
     human_masks = _human_masks(examples, images)
     human = [i for i, m in enumerate(human_masks) if m is not None]
-    teacher = load_interpretability(settings, project)
+    teacher = load_interpretability(settings, project, base.classes)
     unseen = [i for i in human if str(examples[i].task_id) not in set(state.seen)]
     if teacher is not None and unseen and state.phase == "human":
         state.dice_history.append(round(interpretability_dice(teacher, [examples[i] for i in unseen], [images[i] for i in unseen],
