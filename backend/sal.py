@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from backend import distributed
@@ -32,6 +31,7 @@ from backend.checkpoints import Manifest, ModelStore, project_key
 from backend.classifier import Classifier, architecture, load_newest
 from backend.inference import resolve_device, to_batch
 from backend.journal import atomic_write_json
+from backend.regions import resize_map
 from backend.settings import Settings
 from backend.trainer import TrainConfig, fine_tune, prepare
 
@@ -112,10 +112,6 @@ def machine_saliency(model: nn.Module, arch: str, inputs: torch.Tensor, labels: 
     return np.concatenate(maps) if maps else np.zeros((0, *inputs.shape[-2:]), dtype=np.float32)
 
 
-def _resize(mask: np.ndarray, size: int) -> np.ndarray:
-    return np.asarray(Image.fromarray(mask.astype(np.float32), mode="F").resize((size, size), Image.BILINEAR)) > 0.5
-
-
 def _human_masks(examples: list[Example], images: list[np.ndarray]) -> list[np.ndarray | None]:
     """Each example's human saliency at image size: its object regions, else its boxes; None for label-only."""
     masks: list[np.ndarray | None] = []
@@ -136,7 +132,7 @@ def interpretability_dice(model: Classifier, examples: list[Example], images: li
     size = model.image_size
     labels = torch.tensor([e.label or 0 for e in examples])
     maps = machine_saliency(model.model, model.arch, to_batch(images, size), labels, method)
-    return float(np.mean([dice_top_n(a, _resize(m, size)) for a, m in zip(maps, masks)]))
+    return float(np.mean([dice_top_n(a, resize_map(m.astype(np.float32), size, size) > 0.5) for a, m in zip(maps, masks)]))
 
 
 def train_sal(project: object, settings: Settings, examples: list[Example], images: list[np.ndarray], base: Classifier,
@@ -148,7 +144,7 @@ def train_sal(project: object, settings: Settings, examples: list[Example], imag
     change_point = ChangePoint.parse(settings.sal_change_point)
     state = SALState.load(settings, project)
     human_masks = _human_masks(examples, images)
-    human = [i for i, m in enumerate(human_masks) if m is not None]
+    human = [i for i, e in enumerate(examples) if e.has_saliency]
     teacher = load_interpretability(settings, project, base.classes)
     unseen = [i for i in human if str(examples[i].task_id) not in set(state.seen)]
     if teacher is not None and unseen and state.phase == "human":
@@ -158,14 +154,13 @@ def train_sal(project: object, settings: Settings, examples: list[Example], imag
         state.phase, state.switched_at = "machine", len(human)
         logger.info("project %s: SAL change point reached at %d images with human saliency", project, len(human))
     saliency: list[np.ndarray | None] = [None if m is None else m.astype(np.float32) for m in human_masks]
-    label_only = [i for i, m in enumerate(human_masks) if m is None and examples[i].label is not None]
+    label_only = [i for i, e in enumerate(examples) if not e.has_saliency and e.label is not None]
     if state.phase == "machine" and teacher is not None and label_only:
         inputs = to_batch([images[i] for i in label_only], teacher.image_size)
         labels = torch.tensor([examples[i].label for i in label_only])
         generated = machine_saliency(teacher.model, teacher.arch, inputs, labels, settings.cam_method)
         for i, mask in zip(label_only, generated):
-            h, w = images[i].shape[:2]
-            saliency[i] = np.asarray(Image.fromarray(mask.astype(np.float32), mode="F").resize((w, h), Image.BILINEAR))
+            saliency[i] = resize_map(mask, *images[i].shape[:2])
         logger.info("project %s: interpretability model %s wrote saliency for %d label-only images", project, teacher.version,
                     len(label_only))
     data = prepare(examples, images, base.image_size, settings, saliency=saliency)

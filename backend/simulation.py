@@ -47,6 +47,7 @@ from backend.settings import Settings
 from backend.strategies import Pool, get_strategy, select_batch
 from backend.superpixels import superpixels_for
 from backend.templates import render_template
+from backend.regions import resize_map
 from backend.sal import ACCURACY_ALPHA, INTERPRETABILITY_ALPHA, machine_saliency
 from backend.trainer import TrainConfig, fine_tune, prepare
 
@@ -280,8 +281,7 @@ class Simulator:
                 generated = machine_saliency(writer, cfg.arch, train.inputs[label_only], torch.as_tensor(train.labels[label_only]))
                 written = float(np.mean([dice_top_n(m, train.eval_masks[i]) for i, m in zip(label_only, generated)]))
                 for i, mask in zip(label_only, generated):
-                    h, w = train.masks[i].shape
-                    saliency[i] = np.asarray(Image.fromarray(mask, mode="F").resize((w, h), Image.BILINEAR))
+                    saliency[i] = resize_map(mask, *train.masks[i].shape)
             order = sorted(saliency)
             examples = [Example(task_id=i, image_url="", label=int(train.labels[i])) for i in order]
             data = prepare(examples, [train.images[i] for i in order], cfg.image_size, self.settings, saliency=[saliency[i] for i in order])
