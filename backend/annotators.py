@@ -10,8 +10,10 @@ from __future__ import annotations
 import uuid
 
 import numpy as np
+from PIL import Image
 from scipy.ndimage import distance_transform_edt
 
+from backend.dataset import Dataset
 from backend.label_config import LabelConfig
 from backend.regions import resize_map
 from backend.superpixels import Superpixels
@@ -120,3 +122,13 @@ def box_annotation(
     }
     result = [_choice(config, label), _region(config, config.rectangles_name, "rectanglelabels", shape, value)]
     return {"result": result, "was_cancelled": False, "lead_time": BOX_SECONDS, "meta": {"simulated": "box"}}
+
+
+def click_event(data: Dataset, xml: str, index: int, project: int, action: str = "ANNOTATION_CREATED") -> dict:
+    """The webhook body Label Studio sends when a person clicks the object of training image ``index`` of ``data``
+    (served from ``data.root`` as Label Studio local files)."""
+    sample = data.splits["train"][index]
+    mask = np.asarray(Image.open(sample.mask)) > 0
+    annotation = click_annotation(LabelConfig.parse(xml), sample.label, mask) | {"id": 1000 + index}
+    task = {"id": index, "data": {"image": f"/data/local-files/?d={sample.image.relative_to(data.root)}"}}
+    return {"action": action, "annotation": annotation, "task": task, "project": {"id": project, "label_config": xml}}

@@ -25,6 +25,7 @@ import requests
 from tqdm import tqdm
 
 import backend  # noqa: F401
+from backend.annotators import click_event
 from backend.backend_server import ROOT, start_backend
 from backend.dataset import load_dataset
 from backend.scheduler import TrainingScheduler
@@ -101,20 +102,9 @@ class Clients:
 
 def _start_training(url: str, data_dir: Path, xml: str, annotations: int) -> None:
     """Record simulated click annotations by webhook; the last one starts the run."""
-    import numpy as np
-    from PIL import Image
-
-    from backend.annotators import click_annotation
-    from backend.label_config import LabelConfig
-
     data = load_dataset(data_dir)
-    config = LabelConfig.parse(xml)
-    for index, sample in enumerate(data.splits["train"][:annotations]):
-        mask = np.asarray(Image.open(sample.mask)) > 0
-        body = {"action": "ANNOTATION_CREATED", "project": {"id": PROJECT, "label_config": xml},
-                "task": {"id": index, "data": {"image": f"/data/local-files/?d={sample.image.relative_to(data.root)}"}},
-                "annotation": click_annotation(config, sample.label, mask) | {"id": index}}
-        requests.post(f"{url}/webhook", json=body, timeout=60).raise_for_status()
+    for index in range(annotations):
+        requests.post(f"{url}/webhook", json=click_event(data, xml, index, PROJECT), timeout=60).raise_for_status()
 
 
 def _plot(path: Path, phases: dict[str, list[tuple[float, float, int]]]) -> None:

@@ -1,11 +1,6 @@
 """Helpers shared by the end-to-end tests."""
 import time
 
-import numpy as np
-from PIL import Image
-
-from backend.annotators import click_annotation
-from backend.label_config import LabelConfig
 from backend.label_studio import ensure_local_storage, ensure_ml_backend, ensure_project, ensure_webhook
 from backend.templates import render_template
 
@@ -37,11 +32,3 @@ def sample_of(data, task):
     name = task.data["image"].split("/")[-1]
     return next(s for s in data.splits["test"] if s.image.name == name)
 
-
-def click_event(data, xml, index, action="ANNOTATION_CREATED", project=8):
-    """A Label Studio webhook body: a simulated click annotation of training image ``index``."""
-    sample = data.splits["train"][index]
-    mask = np.asarray(Image.open(sample.mask)) > 0
-    annotation = click_annotation(LabelConfig.parse(xml), sample.label, mask) | {"id": 1000 + index}
-    task = {"id": index, "data": {"image": f"/data/local-files/?d={sample.image.relative_to(data.root)}"}}
-    return {"action": action, "annotation": annotation, "task": task, "project": {"id": project, "label_config": xml}}

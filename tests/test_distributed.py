@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 import torch
-from e2e_helpers import click_event
 
 from backend import distributed
+from backend.annotators import click_event
 from backend.checkpoints import ModelStore
 from backend.classifier import read_checkpoint
 from backend.journal import AnnotationJournal

@@ -5,9 +5,9 @@ import time
 
 import pytest
 import requests
-from e2e_helpers import click_event
 
 from backend.backend_server import start_backend
+from backend.annotators import click_event
 from backend.base_training import save_checkpoint
 from backend.scheduler import TrainingScheduler
 from backend.settings import Settings
@@ -73,7 +73,7 @@ def test_a_worker_restart_during_training_keeps_serving_and_the_run_lands(biased
         return response.json()["model_version"]
 
     try:
-        assert requests.post(f"{server.url}/webhook", json=click_event(data, xml, 0), timeout=30).json()["status"] == "started"
+        assert requests.post(f"{server.url}/webhook", json=click_event(data, xml, 0, 8), timeout=30).json()["status"] == "started"
         deadline = time.time() + 60
         while not scheduler.is_running(8) and time.time() < deadline:
             time.sleep(0.05)

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from e2e_helpers import click_event
 
+from backend.annotators import click_event
 from backend.checkpoints import ModelStore
 from backend.journal import AnnotationJournal
 from backend.scheduler import TrainingScheduler
@@ -43,7 +43,7 @@ def test_webhook_queues_background_training_and_the_new_version_serves(env):
     client = create_app(settings).test_client()
     assert _predict_version(client, xml).startswith("base-small_cnn-")
     started = time.perf_counter()
-    response = client.post("/webhook", json=click_event(data, xml, 0))
+    response = client.post("/webhook", json=click_event(data, xml, 0, 8))
     assert response.status_code == 200 and response.json["status"] == "started"
     assert time.perf_counter() - started < 5  # the request does not train
     status = TrainingScheduler(settings).wait(8, timeout=120)
@@ -60,9 +60,9 @@ def test_webhook_storm_queues_one_run_and_predict_keeps_answering(env):
     settings = replace(settings, train_steps=150)
     client = create_app(settings).test_client()
     scheduler = TrainingScheduler(settings)
-    assert client.post("/webhook", json=click_event(data, xml, 0)).json["status"] == "started"
+    assert client.post("/webhook", json=click_event(data, xml, 0, 8)).json["status"] == "started"
     _wait_running(scheduler, 8)
-    answers = {client.post("/webhook", json=click_event(data, xml, i % 6)).json["status"] for i in range(20)}
+    answers = {client.post("/webhook", json=click_event(data, xml, i % 6, 8)).json["status"] for i in range(20)}
     assert answers == {"queued"}
     assert scheduler.status(8)["state"] == "running"
     assert _predict_version(client, xml).startswith("base-")  # the previous model serves during training
@@ -76,7 +76,7 @@ def test_a_killed_run_leaves_no_half_version_and_the_next_run_recovers(env):
     data, settings, xml = env
     client = create_app(replace(settings, train_steps=2000)).test_client()
     scheduler = TrainingScheduler(settings)
-    client.post("/webhook", json=click_event(data, xml, 0))
+    client.post("/webhook", json=click_event(data, xml, 0, 8))
     pid = _wait_running(scheduler, 8)["pid"]
     os.kill(pid, signal.SIGKILL)
     deadline = time.time() + 30
@@ -92,7 +92,7 @@ def test_a_killed_run_leaves_no_half_version_and_the_next_run_recovers(env):
 def test_a_failing_run_reports_and_keeps_serving(env, monkeypatch):
     data, settings, xml = env
     client = create_app(settings).test_client()
-    client.post("/webhook", json=click_event(data, xml, 0))
+    client.post("/webhook", json=click_event(data, xml, 0, 8))
     TrainingScheduler(settings).wait(8, timeout=120)
     before = ModelStore(settings.model_dir).latest(8)
 
@@ -121,7 +121,7 @@ def test_a_failing_run_reports_and_keeps_serving(env, monkeypatch):
 def test_deleting_annotations_and_training_with_nothing(env):
     data, settings, xml = env
     client = create_app(replace(settings, train_every=3)).test_client()
-    assert client.post("/webhook", json=click_event(data, xml, 0)).json == {"status": "recorded", "changes_since_training": 1}
+    assert client.post("/webhook", json=click_event(data, xml, 0, 8)).json == {"status": "recorded", "changes_since_training": 1}
     deleted = {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 1000}], "project": {"id": 8, "label_config": xml}}
     assert client.post("/webhook", json=deleted).json == {"status": "recorded", "removed": 1}
     assert client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 8, "label_config": xml}}).json["status"] == "started"
@@ -140,7 +140,7 @@ def test_a_full_disk_while_saving_leaves_no_version_and_the_next_run_recovers(en
     data, settings, xml = env
     journal = AnnotationJournal(settings.model_dir, 8)
     journal.set_label_config(xml)
-    event = click_event(data, xml, 0)
+    event = click_event(data, xml, 0, 8)
     journal.upsert(event["task"], event["annotation"])
     real_save = torch.save
 
@@ -179,7 +179,7 @@ def test_training_goes_on_when_label_studio_cannot_be_reached(env, caplog):
                    label_studio_api_key="never-logged-token", label_studio_timeout=1.0)
     journal = AnnotationJournal(settings.model_dir, 8)
     journal.set_label_config(xml)
-    event = click_event(data, xml, 0)
+    event = click_event(data, xml, 0, 8)
     journal.upsert(event["task"], event["annotation"])
     started = time.time()
     with caplog.at_level(logging.WARNING):
