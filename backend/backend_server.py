@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.label_studio_server import free_port, wait_for_health
+from backend.label_studio_server import free_port, stop_process, wait_for_health
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,11 +25,7 @@ class BackendServer:
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process, signal.SIGTERM)
 
 
 def start_backend(env: dict[str, str], log: Path, port: int | None = None, timeout: float = 120.0) -> BackendServer:

@@ -29,11 +29,16 @@ class LabelStudioServer:
     log: Path
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process, signal.SIGINT)
+
+
+def stop_process(process: subprocess.Popen, signum: int, timeout: float = 30.0) -> None:
+    """Ask ``process`` to stop with ``signum``; kill it if it has not exited after ``timeout`` seconds."""
+    process.send_signal(signum)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def free_port() -> int:
