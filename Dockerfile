@@ -19,4 +19,4 @@ RUN pip install --no-cache-dir -e .
 
 EXPOSE 9090
 # No --preload: every worker initialises CUDA itself (CUDA cannot be re-initialised in a forked process).
-CMD ["gunicorn", "-c", "python:backend.gunicorn_conf", "backend._wsgi:app"]
+CMD ["gunicorn", "-c", "python:backend.http.gunicorn_conf", "backend.http.wsgi:app"]

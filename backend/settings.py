@@ -1,19 +1,56 @@
-"""Backend settings, read once from environment variables."""
+"""Backend settings, read once from environment variables and checked at start-up.
+
+Every variable is a field name upper-cased, except the grouped ones: the fine-tuning
+run (:class:`TrainConfig`, ``TRAIN_*`` and ``CYBORG_ALPHA``) and the segmentation
+(:class:`SuperpixelParams`, ``SUPERPIXEL_*``), whose defaults live in those classes.
+A wrong value stops the start with a :class:`SettingsError` naming the variable,
+instead of failing later inside a request or a background run.
+"""
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field, fields
-from typing import Mapping
+import re
+import shlex
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+from backend.active import STRATEGIES
+from backend.core.cam import METHODS as CAM_METHODS
+from backend.core.superpixels import METHODS as SUPERPIXEL_METHODS
+from backend.core.superpixels import SuperpixelParams
+from backend.labelstudio.annotations import POLICIES
+from backend.labelstudio.images import ImageAccess
+from backend.models.architectures import ARCHITECTURES
+from backend.models.classifier import PRETRAINED_MODES
+from backend.training.sal import ChangePoint
+from backend.training.trainer import BATCHNORM_MODES, LOSSES, TrainConfig
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+# grouped settings: field of Settings -> (dataclass, {its field: variable})
+GROUPS: dict[str, tuple[type, dict[str, str]]] = {
+    "train": (TrainConfig, {
+        "loss": "TRAIN_LOSS", "lr": "TRAIN_LR", "steps": "TRAIN_STEPS", "batch_size": "TRAIN_BATCH_SIZE",
+        "unlabeled_batch": "TRAIN_UNLABELED_BATCH", "guidance_weight": "TRAIN_GUIDANCE_WEIGHT",
+        "class_weight": "TRAIN_CLASS_WEIGHT", "cyborg_alpha": "CYBORG_ALPHA", "seed": "TRAIN_SEED",
+        "batchnorm": "TRAIN_BATCHNORM",
+    }),
+    "superpixels": (SuperpixelParams, {
+        "method": "SUPERPIXEL_METHOD", "segments": "SUPERPIXEL_SEGMENTS", "work_size": "SUPERPIXEL_SIZE",
+        "compactness": "SUPERPIXEL_COMPACTNESS",
+    }),
+}
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+class SettingsError(ValueError):
+    """A setting has a value the backend cannot use; the message names the variable."""
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the backend; the environment variable is the field name upper-cased."""
+    """Every knob of the backend (see the module docstring for the variable names)."""
 
     label_studio_url: str = ""
     label_studio_api_key: str = field(default="", repr=False)
@@ -25,10 +62,7 @@ class Settings:
     image_size: int = 224
     cam_method: str = "auto"  # auto: CAM for GAP+linear heads, else Grad-CAM; cam | gradcam | gradcam++ | hirescam
     cam_layer: str = ""  # module name; empty: the last conv block
-    superpixel_method: str = "slic"  # slic | felzenszwalb
-    superpixel_segments: int = 64
-    superpixel_compactness: float = 30.0  # SLIC: higher gives more regular cells on noisy images
-    superpixel_size: int = 160  # long side (px) at which superpixels are computed
+    superpixels: SuperpixelParams = SuperpixelParams()
     ignore_regions: int = 3
     ignore_threshold: float = 0.3  # share of the CAM maximum a suggested region must reach
     heat_floor: float = 0.15  # CAM values below this are not drawn
@@ -42,16 +76,7 @@ class Settings:
     max_image_bytes: int = 50 * 1024 * 1024
     image_timeout: float = 10.0
     max_tasks_per_request: int = 1000  # /predict refuses more (Label Studio gives up after ML_TIMEOUT_PREDICT anyway)
-    train_loss: str = "auto"  # auto (click and box terms as annotated) | click | box | cyborg | copy_replace | ce
-    train_lr: float = 5e-4
-    train_steps: int = 100
-    train_batch_size: int = 32
-    train_unlabeled_batch: int = 32  # labelled images without guidance mixed into each step (cross-entropy only)
-    train_guidance_weight: float = 0.75  # w_g (IUI 2023)
-    train_class_weight: float = 0.25  # w_c
-    cyborg_alpha: float = 0.5
-    train_seed: int = 0
-    train_batchnorm: str = "train"  # train | frozen (running statistics: exact across processes, steadier on tiny batches)
+    train: TrainConfig = TrainConfig()  # its cam_method and cam_layer always follow CAM_METHOD and CAM_LAYER
     train_launcher: str = ""  # e.g. "torchrun --standalone --nproc-per-node 4": run training under it (DDP)
     sal_change_point: str = ""  # SAL on: "auto", a count ("40") or a fraction of the project's tasks ("0.2", "20%")
     train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
@@ -62,27 +87,134 @@ class Settings:
     label_config: str = ""  # labeling config XML (or a path to it) to load the model at worker start
     log_level: str = "INFO"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train", replace(self.train, cam_method=self.cam_method, cam_layer=self.cam_layer))
+        _validate(self)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
-        """Build settings from ``environ`` (default ``os.environ``); ``overrides`` win."""
+        """Build settings from ``environ`` (default ``os.environ``); ``overrides``, keyed by the lower-cased variable
+        name (``train_steps=5``), win. SettingsError names the first variable that is wrong."""
         environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = environ.get(f.name.upper())
-            if raw is None or raw == "":
-                continue
-            if f.type in ("int", int):
-                values[f.name] = int(raw)
-            elif f.type in ("float", float):
-                values[f.name] = float(raw)
-            elif f.name == "allowed_image_hosts":
-                values[f.name] = _split(raw)
+        values: dict[str, Any] = {}
+        groups: dict[str, dict[str, Any]] = {name: {} for name in GROUPS}
+        for variable, (group, name, kind) in variables().items():
+            if variable.lower() in overrides:
+                value = overrides.pop(variable.lower())
+            elif environ.get(variable) not in (None, ""):
+                value = _parse(variable, environ[variable], kind)
             else:
-                values[f.name] = raw
-        values.update(overrides)
-        return cls(**values)
+                continue
+            (groups[group] if group else values)[name] = value
+        if overrides:
+            raise SettingsError(f"unknown settings {sorted(overrides)}")
+        for group, (kind, _) in GROUPS.items():
+            values[group] = kind(**groups[group])
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise SettingsError(str(exc)) from None
+
+    def updated(self, **overrides: object) -> "Settings":
+        """These settings with ``overrides`` keyed like :meth:`from_env`'s (``train_steps=5``), validated again."""
+        return Settings.from_env(self.to_env(), **overrides)
+
+    def to_env(self) -> dict[str, str]:
+        """Environment variables that rebuild these settings in a child process (secrets stay out of argv)."""
+        env = {}
+        for variable, (group, name, _) in variables().items():
+            value = getattr(getattr(self, group) if group else self, name)
+            env[variable] = ",".join(value) if isinstance(value, tuple) else str(value)
+        return env
+
+    @property
+    def image_access(self) -> ImageAccess:
+        return ImageAccess(self.label_studio_url, self.label_studio_api_key, self.local_files_document_root,
+                           self.allowed_image_hosts, self.max_image_pixels, self.max_image_bytes, self.image_timeout)
 
     def configure_logging(self) -> None:
         """Log to stderr at ``LOG_LEVEL`` with the process id (scripts and runner processes)."""
         logging.basicConfig(level=getattr(logging, self.log_level.upper(), logging.INFO),
                             format="[%(asctime)s] [%(levelname)s] [%(name)s::%(process)d] %(message)s")
+
+
+def variables() -> dict[str, tuple[str | None, str, type]]:
+    """Every environment variable: (group field or None, field name, type)."""
+    found: dict[str, tuple[str | None, str, type]] = {}
+    for f in fields(Settings):
+        if f.name in GROUPS:
+            kind, names = GROUPS[f.name]
+            types = {g.name: g.type for g in fields(kind)}
+            for name, variable in names.items():
+                found[variable] = (f.name, name, _type_of(types[name]))
+        else:
+            found[f.name.upper()] = (None, f.name, _type_of(f.type))
+    return found
+
+
+def _type_of(annotation: object) -> type:
+    return {"int": int, "float": float, "tuple[str, ...]": tuple}.get(str(annotation), str)
+
+
+def _parse(variable: str, raw: str, kind: type) -> Any:
+    try:
+        if kind is tuple:
+            return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{variable} must be {'an integer' if kind is int else 'a number'}, got '{raw}'") from None
+
+
+# Allowed values of every enumerated variable, and bounds (low, high) of every number; None: unbounded.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "MODEL_ARCH": tuple(ARCHITECTURES),
+    "PRETRAINED_WEIGHTS": PRETRAINED_MODES,
+    "CAM_METHOD": ("auto", "cam", *CAM_METHODS),
+    "SUPERPIXEL_METHOD": SUPERPIXEL_METHODS,
+    "TRAIN_LOSS": LOSSES,
+    "TRAIN_BATCHNORM": BATCHNORM_MODES,
+    "ANNOTATION_POLICY": POLICIES,
+    "QUEUE_STRATEGY": ("", *sorted(STRATEGIES)),
+    "LOG_LEVEL": LOG_LEVELS,
+}
+BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "LABEL_STUDIO_TIMEOUT": (1e-3, None), "IMAGE_SIZE": (8, None), "SUPERPIXEL_SEGMENTS": (1, None),
+    "SUPERPIXEL_SIZE": (8, None), "SUPERPIXEL_COMPACTNESS": (1e-6, None), "IGNORE_REGIONS": (0, None),
+    "IGNORE_THRESHOLD": (0, 1), "HEAT_FLOOR": (0, 0.999), "PREDICT_BATCH_SIZE": (1, None), "MAX_IMAGE_PIXELS": (1, None),
+    "MAX_IMAGE_BYTES": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "MAX_TASKS_PER_REQUEST": (1, None),
+    "TRAIN_LR": (1e-12, None), "TRAIN_STEPS": (1, None), "TRAIN_BATCH_SIZE": (1, None), "TRAIN_UNLABELED_BATCH": (0, None),
+    "TRAIN_GUIDANCE_WEIGHT": (0, None), "CYBORG_ALPHA": (0, 1), "TRAIN_CLASS_WEIGHT": (0, None), "TRAIN_SEED": (0, None),
+    "TRAIN_EVERY": (0, None), "KEEP_VERSIONS": (1, None), "QUEUE_BATCH_SIZE": (1, None),
+}
+
+
+def _validate(settings: Settings) -> None:
+    env = settings.to_env()
+    for variable, (_, _, kind) in variables().items():
+        raw = env[variable]
+        if variable in CHOICES:
+            allowed = CHOICES[variable]
+            value = raw.upper() if variable == "LOG_LEVEL" else raw
+            if value not in allowed:
+                raise SettingsError(f"{variable} is '{raw}'; choose one of {', '.join(repr(a) for a in allowed)}")
+        if variable in BOUNDS:
+            low, high = BOUNDS[variable]
+            value = kind(raw)
+            if (low is not None and value < low) or (high is not None and value > high) or value != value:
+                span = f"at least {low}" if high is None else f"between {low} and {high}"
+                raise SettingsError(f"{variable} is {raw}; it must be {span}")
+    if not _DEVICE.fullmatch(settings.device):
+        raise SettingsError(f"DEVICE is '{settings.device}'; use auto, cpu, cuda, cuda:N or mps")
+    if bool(settings.basic_auth_user) != bool(settings.basic_auth_pass):
+        raise SettingsError("BASIC_AUTH_USER and BASIC_AUTH_PASS must be set together (one alone would leave the backend open)")
+    if settings.label_studio_url and urlparse(settings.label_studio_url).scheme not in ("http", "https"):
+        raise SettingsError(f"LABEL_STUDIO_URL '{settings.label_studio_url}' must start with http:// or https://")
+    if settings.sal_change_point:
+        try:
+            ChangePoint.parse(settings.sal_change_point)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+    try:
+        shlex.split(settings.train_launcher)
+    except ValueError as exc:
+        raise SettingsError(f"TRAIN_LAUNCHER cannot be split into a command: {exc}") from None

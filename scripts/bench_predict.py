@@ -18,13 +18,13 @@ import torch
 from PIL import Image
 
 import backend  # noqa: F401
-from backend.classifier import build_model
-from backend.base_training import save_checkpoint
-from backend.inference import to_batch
-from backend.server import create_app
+from backend.evaluation.synthetic import BiasSpec, draw_sample
+from backend.http.server import create_app
+from backend.labelstudio.templates import render_template
+from backend.models.architectures import build_model
+from backend.models.checkpoints import save_checkpoint
+from backend.models.inference import to_batch
 from backend.settings import Settings
-from backend.synthetic import BiasSpec, draw_sample
-from backend.templates import render_template
 
 
 def _median_time(fn, repeats: int) -> float:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 import backend  # noqa: F401
-from backend.strategies import Pool, get_strategy, select_batch
+from backend.active import Pool, get_strategy, select_batch
 
 
 def main() -> None:

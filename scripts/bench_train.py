@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 import backend  # noqa: F401
-from backend.annotations import Example
-from backend.classifier import build_model
-from backend.inference import resolve_device
-from backend.settings import Settings
-from backend.synthetic import BiasSpec, draw_sample
-from backend.trainer import TrainConfig, fine_tune, prepare
+from backend.core.examples import Example
+from backend.evaluation.synthetic import BiasSpec, draw_sample
+from backend.models.architectures import build_model
+from backend.training.distributed import resolve_device
+from backend.training.trainer import TrainConfig, fine_tune
+from backend.training.training_set import prepare
 
 VARIANTS = {
     "ce": {"loss": "ce"},
@@ -50,7 +50,7 @@ def main() -> None:
         images.append(image)
         examples.append(Example(task_id=i, image_url="", label=i % 2, positive=[centre], negative=[(5.0, 5.0)],
                                 boxes=[(x0 / args.size * 100, y0 / args.size * 100, x1 / args.size * 100, y1 / args.size * 100)]))
-    data = prepare(examples, images, args.size, Settings())
+    data = prepare(examples, images, args.size)
     results = {"arch": args.arch, "size": args.size, "batch_size": args.batch_size, "device": str(device),
                "torch_threads": torch.get_num_threads(), "images_per_s": {}, "ratio_to_ce": {}}
     for name, overrides in VARIANTS.items():

@@ -16,21 +16,22 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: local servers of a checkout
 
-import backend  # noqa: F401
-from backend.label_studio import (
-    connect,
+import backend  # noqa: E402,F401
+from backend.labelstudio.client import connect  # noqa: E402
+from backend.labelstudio.templates import render_template  # noqa: E402
+from backend.service.ranking import order_project  # noqa: E402
+from backend.settings import Settings  # noqa: E402
+from tests.support.backend_server import start_backend  # noqa: E402
+from tests.support.label_studio_server import PASSWORD, TOKEN, USER, start_label_studio  # noqa: E402
+from tests.support.label_studio_setup import (
     ensure_local_storage,
     ensure_ml_backend,
     ensure_project,
     ensure_webhook,
     retrieve_predictions,
 )
-from backend.backend_server import start_backend
-from backend.label_studio_server import PASSWORD, TOKEN, USER, start_label_studio
-from backend.ordering import order_project
-from backend.settings import Settings
-from backend.templates import render_template
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = "Attention guidance demo"

@@ -24,13 +24,15 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
-import backend  # noqa: F401
-from backend.annotators import click_event
-from backend.backend_server import ROOT, start_backend
-from backend.dataset import load_dataset
-from backend.scheduler import TrainingScheduler
-from backend.settings import Settings
-from backend.templates import render_template
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: local servers of a checkout
+
+import backend  # noqa: E402,F401
+from backend.evaluation.annotators import click_event  # noqa: E402
+from backend.evaluation.dataset import load_dataset  # noqa: E402
+from backend.labelstudio.templates import render_template  # noqa: E402
+from backend.service.scheduler import TrainingScheduler  # noqa: E402
+from backend.settings import Settings  # noqa: E402
+from tests.support.backend_server import ROOT, start_backend  # noqa: E402
 
 PROJECT = 1
 

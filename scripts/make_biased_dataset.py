@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 import backend  # noqa: F401
-from backend.synthetic import CUE_KINDS, BiasSpec, write_dataset
+from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 
 
 def main() -> None:

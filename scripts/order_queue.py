@@ -18,10 +18,10 @@ import logging
 import os
 
 import backend  # noqa: F401
-from backend import distributed
-from backend.ordering import order_project
+from backend.active import STRATEGIES
+from backend.service.ranking import order_project
 from backend.settings import Settings
-from backend.strategies import STRATEGIES
+from backend.training import distributed
 
 
 def main() -> None:

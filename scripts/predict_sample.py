@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from backend.templates import render_template
+from backend.labelstudio.templates import render_template
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ if [ ! -f "$MODEL" ]; then
 fi
 export MODEL_PATH="$MODEL" MODEL_DIR="${MODEL_DIR:-models/versions}" LOCAL_FILES_DOCUMENT_ROOT="$PWD/$DATA"
 export HOST=127.0.0.1 PORT PRETRAINED_WEIGHTS=${PRETRAINED_WEIGHTS:-none} WORKERS=${WORKERS:-1}
-$PY -m gunicorn -c python:backend.gunicorn_conf backend._wsgi:app &
+$PY -m gunicorn -c python:backend.http.gunicorn_conf backend.http.wsgi:app &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT INT TERM
 $PY scripts/predict_sample.py --url "http://127.0.0.1:$PORT" --data "$DATA" --tasks 4

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Compare active-learning strategies and guidance losses with simulated annotators (see backend/simulation.py).
+"""Compare active-learning strategies and guidance losses with simulated annotators (see backend/evaluation/simulation.py).
 
 Writes OUT/results.json, OUT/summary.md, OUT/summary.json and OUT/curves_<loss>.png; finished
 cells are kept in OUT/cells/ so an interrupted run resumes. Without --data it generates the
@@ -11,17 +11,17 @@ import argparse
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
 import backend  # noqa: F401
-from backend.dataset import load_dataset
-from backend.sim_report import write_report
-from backend.simulation import SAL_CONDITIONS, SimConfig, Simulator
-from backend.strategies import STRATEGIES
-from backend.synthetic import BiasSpec, write_dataset
+from backend.active import STRATEGIES
+from backend.evaluation.dataset import load_dataset
+from backend.evaluation.report import write_report
+from backend.evaluation.simulation import SAL_CONDITIONS, SimConfig, Simulator
+from backend.evaluation.synthetic import BiasSpec, write_dataset
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=defaults.budget, help="annotated images at the end")
     parser.add_argument("--rounds", type=int, default=defaults.rounds)
     parser.add_argument("--seeds", type=int, default=len(defaults.seeds), help="number of seeds (0..S-1)")
-    parser.add_argument("--steps", type=int, default=defaults.steps, help="fine-tuning steps per round")
+    parser.add_argument("--steps", type=int, default=defaults.train.steps, help="fine-tuning steps per round")
     parser.add_argument("--arch", default=defaults.arch)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--train-images", type=int, default=1000, help="training images of a generated dataset")
@@ -52,7 +52,8 @@ def main() -> None:
     if not args.data and not (data_dir / "train.csv").exists():
         write_dataset(data_dir, BiasSpec(size=args.image_size, train=args.train_images, val=100, test=300, shifted=300))
     cfg = SimConfig(strategies=args.strategies, losses=args.losses, budget=args.budget, rounds=args.rounds,
-                    seeds=list(range(args.seeds)), steps=args.steps, arch=args.arch, image_size=args.image_size,
+                    seeds=list(range(args.seeds)), train=replace(defaults.train, steps=args.steps), arch=args.arch,
+                    image_size=args.image_size,
                     sal_change_point=args.sal_change_point)
     started = time.perf_counter()
     records = Simulator(load_dataset(data_dir), cfg, out).run()

@@ -9,9 +9,10 @@ import logging
 import torch
 
 import backend  # noqa: F401
-from backend.base_training import accuracy, save_checkpoint, train_from_scratch
-from backend.classifier import ARCHITECTURES
-from backend.dataset import load_dataset
+from backend.evaluation.dataset import load_dataset
+from backend.models.architectures import ARCHITECTURES
+from backend.models.checkpoints import save_checkpoint
+from backend.training.from_scratch import accuracy, train_from_scratch
 
 
 def main() -> None:

@@ -9,12 +9,13 @@ import pytest
 import torch
 
 import backend  # noqa: F401
-from backend.base_training import save_checkpoint, train_from_scratch
-from backend.backend_server import start_backend
-from backend.dataset import load_dataset
+from backend.evaluation.dataset import load_dataset
+from backend.evaluation.synthetic import BiasSpec, write_dataset
+from backend.labelstudio.templates import render_template
+from backend.models.checkpoints import save_checkpoint
 from backend.settings import Settings
-from backend.synthetic import BiasSpec, write_dataset
-from backend.templates import render_template
+from backend.training.from_scratch import train_from_scratch
+from tests.support.backend_server import start_backend
 
 warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
 torch.set_flush_denormal(True)
@@ -99,7 +100,7 @@ def label_studio(tmp_path_factory: pytest.TempPathFactory, biased):
     """A real Label Studio on 127.0.0.1 whose document root holds the biased dataset (as ``dataset/``)."""
     import shutil
 
-    from backend.label_studio_server import start_label_studio
+    from tests.support.label_studio_server import start_label_studio
 
     workdir = tmp_path_factory.mktemp("label-studio")
     document_root = workdir / "files"

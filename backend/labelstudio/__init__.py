@@ -1,0 +1,1 @@
+"""Label Studio's formats and API: labeling configs, annotations in, predictions out, task images, the client."""

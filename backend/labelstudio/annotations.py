@@ -1,0 +1,170 @@
+"""Turn a Label Studio task + annotation into a training example, one small reader per control tag.
+
+Coordinates stay in Label Studio's percent of the image (top-left origin) until an
+image is at hand; negative clicks map to the superpixel under them at training time
+with the same segmentation as predict.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from label_studio_sdk.converter.brush import decode_rle
+
+from backend.core.examples import Example, Point
+from backend.labelstudio.config import LabelConfig
+
+POLICIES = ("latest", "merge")
+
+
+@dataclass
+class Parsed:
+    """An example (or None when nothing is usable) and the messages explaining what was skipped."""
+
+    example: Example | None
+    messages: list[str] = field(default_factory=list)
+
+
+def _unrotate(x: float, y: float, rotation: float) -> Point | None:
+    """Map a point of an image shown rotated clockwise by ``rotation`` degrees back to the stored image."""
+    turns = round(rotation / 90) % 4
+    if not math.isclose(rotation % 90, 0, abs_tol=1e-6) and not math.isclose(rotation % 90, 90, abs_tol=1e-6):
+        return None
+    return [(x, y), (y, 100 - x), (100 - x, 100 - y), (100 - y, x)][turns]
+
+
+def _finite(*values: Any) -> bool:
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+
+
+def _annotation_time(annotation: dict) -> tuple:
+    return (str(annotation.get("updated_at") or ""), str(annotation.get("created_at") or ""), str(annotation.get("id") or ""))
+
+
+def select_annotations(annotations: list[dict], policy: str = "latest") -> tuple[list[dict], list[str]]:
+    """Usable annotations of a task: the latest one, or all (``merge``); cancelled ones are skipped."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown annotation policy '{policy}'; choose one of {POLICIES}")
+    messages = []
+    usable = []
+    for annotation in annotations:
+        if not isinstance(annotation, dict):
+            messages.append("annotation is not an object")
+        elif annotation.get("was_cancelled"):
+            messages.append(f"annotation {annotation.get('id')} was skipped by the annotator")
+        else:
+            usable.append(annotation)
+    usable.sort(key=_annotation_time)
+    return (usable[-1:] if policy == "latest" else usable), messages
+
+
+class _RegionReader:
+    """Reads the regions of one annotation into an Example, one method per control tag."""
+
+    def __init__(self, config: LabelConfig, example: Example, messages: list[str]):
+        self.config = config
+        self.example = example
+        self.messages = messages
+
+    def read(self, region: dict) -> None:
+        if not isinstance(region, dict) or not isinstance(region.get("value"), dict):
+            self.messages.append("region without a 'value' object")
+            return
+        reader = getattr(self, f"_{str(region.get('type', '')).lower()}", None)
+        if reader is None:
+            return  # other controls (text areas, ratings) say nothing about attention
+        reader(region, region["value"])
+
+    def _where(self, region: dict) -> str:
+        return f"region {region.get('id', '?')}"
+
+    def _choices(self, region: dict, value: dict) -> None:
+        if region.get("from_name") != self.config.choices_name:
+            return
+        choices = value.get("choices") or []
+        if len(choices) != 1 or choices[0] not in self.config.classes:
+            self.messages.append(f"{self._where(region)}: unknown class {choices}; known: {list(self.config.classes)}")
+            return
+        self.example.label = self.config.classes.index(choices[0])
+
+    def _point(self, region: dict, value: dict) -> Point | None:
+        x, y = value.get("x"), value.get("y")
+        if not _finite(x, y):
+            self.messages.append(f"{self._where(region)}: point has no finite x/y")
+            return None
+        point = _unrotate(float(x), float(y), float(region.get("image_rotation") or 0))
+        if point is None:
+            self.messages.append(f"{self._where(region)}: image rotation {region.get('image_rotation')} is not a multiple of 90")
+            return None
+        if not (0 <= point[0] <= 100 and 0 <= point[1] <= 100):
+            self.messages.append(f"{self._where(region)}: point ({x}, {y}) is outside the image")
+            return None
+        return point
+
+    def _keypointlabels(self, region: dict, value: dict) -> None:
+        labels = value.get("keypointlabels") or []
+        point = self._point(region, value)
+        if point is None:
+            return
+        if self.config.focus_label in labels:
+            self.example.positive.append(point)
+        elif self.config.ignore_point_label in labels:
+            self.example.negative.append(point)
+        else:
+            self.messages.append(f"{self._where(region)}: unknown keypoint label {labels}")
+
+    def _rectanglelabels(self, region: dict, value: dict) -> None:
+        x, y, w, h = (value.get(k) for k in ("x", "y", "width", "height"))
+        if not _finite(x, y, w, h) or w <= 0 or h <= 0:
+            self.messages.append(f"{self._where(region)}: box needs finite x, y and positive width, height")
+            return
+        if value.get("rotation") or region.get("image_rotation"):
+            self.messages.append(f"{self._where(region)}: rotated boxes are not supported")
+            return
+        box = (max(0.0, x), max(0.0, y), min(100.0, x + w), min(100.0, y + h))
+        if box[0] >= box[2] or box[1] >= box[3]:
+            self.messages.append(f"{self._where(region)}: box is outside the image")
+            return
+        self.example.boxes.append(box)
+
+    def _brushlabels(self, region: dict, value: dict) -> None:
+        labels = value.get("brushlabels") or []
+        wanted = {self.config.ignore_region_label, self.config.saliency_label} - {None}
+        if not wanted & set(labels):
+            return  # the heat overlay is ours, not the annotator's
+        width, height = region.get("original_width"), region.get("original_height")
+        if value.get("format") != "rle" or not isinstance(width, int) or not isinstance(height, int):
+            self.messages.append(f"{self._where(region)}: brush region needs RLE and original_width/height")
+            return
+        try:
+            pixels = decode_rle(value["rle"]).reshape(height, width, 4)[..., 3] > 0
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            self.messages.append(f"{self._where(region)}: unreadable brush region ({exc})")
+            return
+        if self.config.ignore_region_label in labels:
+            self.example.ignore_masks.append(pixels)
+        else:
+            self.example.saliency_masks.append(pixels)
+
+
+def parse_task(task: dict, annotations: list[dict] | None, config: LabelConfig, policy: str = "latest") -> Parsed:
+    """The training example of ``task`` from its ``annotations`` (default: ``task['annotations']``)."""
+    messages: list[str] = []
+    if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+        return Parsed(None, ["task has no 'data' object"])
+    url = task["data"].get(config.image_key)
+    if not isinstance(url, str) or not url:
+        return Parsed(None, [f"task {task.get('id')}: no '{config.image_key}' in task data"])
+    chosen, skipped = select_annotations(annotations if annotations is not None else task.get("annotations") or [], policy)
+    messages += [f"task {task.get('id')}: {m}" for m in skipped]
+    if not chosen:
+        return Parsed(None, messages + [f"task {task.get('id')}: no usable annotation"])
+    example = Example(task_id=task.get("id"), image_url=url, annotation_id=chosen[-1].get("id"))
+    reader = _RegionReader(config, example, messages)
+    for annotation in chosen:
+        for region in annotation.get("result") or []:
+            reader.read(region)
+    if example.label is None and not example.has_guidance:
+        return Parsed(None, messages + [f"task {task.get('id')}: annotation has neither a class nor guidance"])
+    return Parsed(example, messages)

@@ -1,0 +1,82 @@
+"""Label Studio through ``label-studio-sdk``: read a project's tasks, push the annotation queue."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from label_studio_sdk import LabelStudio
+from tqdm import tqdm
+
+from backend.active.annotation_queue import Queue
+from backend.labelstudio.annotations import parse_task
+from backend.labelstudio.config import LabelConfig
+
+logger = logging.getLogger(__name__)
+VIEW_TITLE = "Attention queue"
+RANK_FIELD = "attention_rank"
+CHUNK = 500
+
+
+def connect(url: str, api_key: str, timeout: float = 60.0) -> LabelStudio:
+    """An SDK client; each request gives up after ``timeout`` seconds."""
+    if not url or not api_key:
+        raise ValueError("LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are needed to talk to Label Studio")
+    return LabelStudio(base_url=url.rstrip("/"), api_key=api_key, timeout=timeout)
+
+
+def project_tasks(client: LabelStudio, project_id: int) -> list[dict]:
+    """Every task of the project as a dict with id, data and annotations."""
+    tasks = []
+    for task in client.tasks.list(project=project_id, fields="all"):
+        item = task.model_dump() if hasattr(task, "model_dump") else dict(task)
+        tasks.append({"id": item["id"], "data": item.get("data") or {}, "annotations": item.get("annotations") or []})
+    return tasks
+
+
+def annotated_ids(tasks: list[dict]) -> set:
+    """Ids of the tasks with at least one annotation that was not skipped."""
+    return {t["id"] for t in tasks if any(not a.get("was_cancelled") for a in t["annotations"])}
+
+
+def annotated_labels(tasks: list[dict], config: LabelConfig) -> dict:
+    """The class the latest annotation of each annotated task gives (where it gives one)."""
+    labels = {}
+    for task in tasks:
+        usable = [a for a in task["annotations"] if not a.get("was_cancelled")]
+        example = parse_task(task, usable, config).example if usable else None
+        if example is not None and example.label is not None:
+            labels[task["id"]] = example.label
+    return labels
+
+
+def ensure_view(client: LabelStudio, project_id: int, title: str = VIEW_TITLE) -> int:
+    """A data-manager tab ordered by prediction score (queue first); created once, then reused."""
+    data = {"title": title, "ordering": ["tasks:predictions_score"]}
+    for view in client.views.list(project=project_id):
+        if (view.data or {}).get("title") == title:
+            client.views.update(str(view.id), data=data, project=project_id)
+            return int(view.id)
+    return int(client.views.create(project=project_id, data=data).id)
+
+
+def push_queue(
+    client: LabelStudio, project_id: int, queue: Queue, predictions: dict[Any, dict], tasks: list[dict], progress: bool = True
+) -> dict[str, int]:
+    """Write predictions scored by queue position, set the project's model version, the view and each task's rank."""
+    rows = []
+    for task_id, prediction in predictions.items():
+        score = queue.scores.get(str(task_id))
+        if score is not None:
+            rows.append({"task": task_id, "result": prediction["result"], "score": score, "model_version": queue.version})
+    for start in range(0, len(rows), CHUNK):
+        client.projects.import_predictions(project_id, request=rows[start : start + CHUNK])
+    client.projects.update(project_id, model_version=queue.version)
+    view = ensure_view(client, project_id)
+    by_id = {t["id"]: t for t in tasks}
+    for task_id in tqdm(queue.order, desc="writing ranks", unit="task", disable=not progress):
+        task = by_id.get(task_id)
+        rank = queue.rank_of(task_id)
+        if task is not None and task["data"].get(RANK_FIELD) != rank:
+            client.tasks.update(str(task_id), data={**task["data"], RANK_FIELD: rank})
+    logger.info("project %s: %d predictions of %s pushed, view %d", project_id, len(rows), queue.version, view)
+    return {"predictions": len(rows), "view": view, "ranked": len(queue.order)}

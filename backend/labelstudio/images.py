@@ -1,0 +1,161 @@
+"""Fetch and decode task images: local paths, Label Studio URLs and allowed http(s) hosts.
+
+Every image is read with Pillow into an RGB uint8 array (the first frame of an
+animation, EXIF rotation applied). Images over ``max_pixels`` or ``max_bytes``
+are refused before they are decoded.
+"""
+from __future__ import annotations
+
+import io
+import ipaddress
+import socket
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urljoin, urlparse
+
+import numpy as np
+import requests
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+LS_PATH_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/uploaded/", "/tasks/")
+
+
+class ImageError(ValueError):
+    """A task's image cannot be read; the message says why (never with a token)."""
+
+
+def _is_private(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror as exc:
+        raise ImageError(f"cannot resolve image host '{host}': {exc.strerror}") from None
+    return any(not ipaddress.ip_address(info[4][0]).is_global for info in infos)
+
+
+@dataclass(frozen=True)
+class ImageAccess:
+    """Where task images may come from and how large and slow they may be."""
+
+    label_studio_url: str  # /data/upload/... and /data/local-files/... are fetched from here with the token
+    api_key: str = field(repr=False)
+    document_root: str  # local-files URLs and plain paths are read below this folder directly
+    allowed_hosts: tuple[str, ...]  # further http(s) hosts (public addresses only)
+    max_pixels: int
+    max_bytes: int
+    timeout: float  # seconds
+
+
+class ImageFetcher:
+    """Reads images for tasks under the limits and host rules of an :class:`ImageAccess`."""
+
+    def __init__(self, access: ImageAccess, session: requests.Session | None = None):
+        self.access = access
+        self.session = session or requests.Session()
+        self.ls_url = access.label_studio_url.rstrip("/")
+        self.ls_host = urlparse(self.ls_url).netloc.lower() if self.ls_url else ""
+
+    def load(self, url: str) -> np.ndarray:
+        """RGB uint8 array (H, W, 3) of the image at ``url``."""
+        if not isinstance(url, str) or not url.strip():
+            raise ImageError("task has no image URL")
+        return decode_image(self.read_bytes(url.strip()), self.access.max_pixels)
+
+    def read_bytes(self, url: str) -> bytes:
+        parsed = urlparse(url)
+        if parsed.scheme in ("http", "https"):
+            if parsed.path.startswith("/data/local-files/") and self.access.document_root:
+                if parsed.netloc.lower() == self.ls_host:
+                    return self._local_files(parsed.query)
+            return self._http(url, parsed.netloc.lower())
+        if parsed.scheme not in ("", "file"):
+            raise ImageError(f"unsupported image URL scheme '{parsed.scheme}'")
+        if url.startswith("/data/local-files/") and self.access.document_root:
+            return self._local_files(parsed.query)
+        if url.startswith(LS_PATH_PREFIXES):
+            if not self.ls_url:
+                raise ImageError(f"'{url}' is a Label Studio URL but LABEL_STUDIO_URL is not set")
+            return self._http(urljoin(self.ls_url + "/", url.lstrip("/")), self.ls_host)
+        return self._local_path(unquote(parsed.path))
+
+    def _local_files(self, query: str) -> bytes:
+        relative = parse_qs(query).get("d", [""])[0]
+        if not relative:
+            raise ImageError("local-files URL without a 'd' parameter")
+        return self._local_path(relative)
+
+    def _local_path(self, path: str) -> bytes:
+        root = self.access.document_root
+        candidate = Path(path) if Path(path).is_absolute() or not root else Path(root) / path
+        resolved = candidate.resolve()
+        if root and not resolved.is_relative_to(Path(root).resolve()):
+            raise ImageError(f"image path '{path}' is outside LOCAL_FILES_DOCUMENT_ROOT")
+        if not resolved.is_file():
+            raise ImageError(f"image file not found: '{path}'")
+        if resolved.stat().st_size > self.access.max_bytes:
+            raise ImageError(f"image file '{path}' is larger than MAX_IMAGE_BYTES")
+        return resolved.read_bytes()
+
+    def _http(self, url: str, host: str) -> bytes:
+        headers = {}
+        hostname = urlparse(url).hostname or ""
+        if host and host == self.ls_host:
+            if self.access.api_key:
+                headers["Authorization"] = f"Token {self.access.api_key}"
+        elif hostname.lower() in self.access.allowed_hosts:
+            if _is_private(hostname):
+                raise ImageError(f"image host '{hostname}' resolves to a private address")
+        else:
+            raise ImageError(f"image host '{hostname}' is neither the Label Studio host nor in ALLOWED_IMAGE_HOSTS")
+        display = url.split("?")[0]
+        try:
+            with self.session.get(
+                url, headers=headers, timeout=self.access.timeout, stream=True, allow_redirects=False
+            ) as response:
+                if response.status_code != 200:
+                    raise ImageError(f"fetching {display} returned HTTP {response.status_code}")
+                limit = self.access.max_bytes
+                chunks, size = [], 0
+                for chunk in response.iter_content(1 << 16):
+                    size += len(chunk)
+                    if size > limit:
+                        raise ImageError(f"image at {display} is larger than MAX_IMAGE_BYTES ({limit})")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except requests.RequestException as exc:
+            raise ImageError(f"cannot fetch {display}: {type(exc).__name__}") from None
+
+
+def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
+    """Decode image bytes to RGB uint8, refusing more than ``max_pixels`` pixels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.width * image.height > max_pixels:
+                raise ImageError(f"image has {image.width}x{image.height} pixels, over MAX_IMAGE_PIXELS ({max_pixels})")
+            image.seek(0)
+            image = ImageOps.exif_transpose(image)
+            image.load()
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(f"not a readable image: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt files
+        raise ImageError(f"corrupt or truncated image: {exc}") from None
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """RGB uint8 array of any Pillow mode (16-bit and float greyscale are rescaled)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        scaled = ((array - low) / (high - low) * 255.0) if high > low else np.zeros_like(array)
+        image = Image.fromarray(scaled.astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+        canvas = Image.new("RGB", image.size, (255, 255, 255))
+        canvas.paste(image, mask=image.getchannel("A"))
+        image = canvas
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)

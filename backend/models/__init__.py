@@ -1,0 +1,1 @@
+"""Classifiers: architectures, checkpoints and their versions on disk, loading, and batched inference with attention."""

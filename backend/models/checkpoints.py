@@ -1,0 +1,90 @@
+"""The checkpoint file format: what ``model.pt`` holds, reading it safely and loading it into a model."""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from backend.models.architectures import architecture
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file cannot be used."""
+
+
+@dataclass
+class Manifest:
+    """What is known about one saved model version."""
+
+    version: str
+    arch: str
+    classes: list[str]
+    image_size: int
+    parent: str | None = None
+    created: float = field(default_factory=time.time)
+    annotation_count: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def checkpoint_payload(state_dict: dict[str, torch.Tensor], manifest: Manifest) -> dict[str, Any]:
+    """The dict saved in model.pt; loadable with ``torch.load(weights_only=True)``."""
+    return {
+        "arch": manifest.arch,
+        "classes": list(manifest.classes),
+        "image_size": int(manifest.image_size),
+        "version": manifest.version,
+        "state_dict": state_dict,
+    }
+
+
+def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], arch: str, classes: list[str], image_size: int,
+                    version: str) -> None:
+    """Save ``model`` in the format ``MODEL_PATH`` accepts."""
+    manifest = Manifest(version=version, arch=arch, classes=list(classes), image_size=image_size)
+    torch.save(checkpoint_payload(model.state_dict(), manifest), path)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``); accept our dict or a bare state dict."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint not found: {path}") from None
+    except Exception as exc:  # pickle, zip and weights_only errors all mean "unusable"
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"checkpoint {path} holds {type(payload).__name__}, not a state dict")
+    if "state_dict" not in payload:
+        payload = {"state_dict": payload}
+    return payload
+
+
+def load_weights(model: nn.Module, arch: str, state_dict: dict[str, torch.Tensor], num_classes: int) -> bool:
+    """Load ``state_dict``; when only the head's size differs, keep a fresh head. True if the head was kept."""
+    head = architecture(arch).head
+    head_weight = state_dict.get(f"{head}.weight")
+    if head_weight is not None and head_weight.shape[0] != num_classes:
+        state_dict = {k: v for k, v in state_dict.items() if not k.startswith(f"{head}.")}
+        missing, unexpected = model.load_state_dict(state_dict, strict=False)
+        if unexpected or any(not k.startswith(f"{head}.") for k in missing):
+            raise CheckpointError(f"checkpoint does not fit {arch}: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        return False
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint does not fit {arch}: {exc}") from exc
+    return True
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """Short SHA-1 of a file's bytes: names a user checkpoint's version so a changed file is a new version."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:8]

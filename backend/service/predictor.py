@@ -1,0 +1,179 @@
+"""Predictions for Label Studio: class, attention heat, ignore suggestions and queue score per task.
+
+:class:`Predictor` has the shape of ``LabelStudioMLBase``'s ``setup``/``predict``; :class:`PredictorCache`
+keeps one per project and config in a worker and reloads when a new version lands.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+import torch
+
+from backend.active.annotation_queue import Queue
+from backend.core.superpixels import compute_superpixels
+from backend.labelstudio.config import LabelConfig
+from backend.labelstudio.images import ImageError, ImageFetcher
+from backend.labelstudio.predictions import choice_region, heat_region, ignore_regions, saliency_region
+from backend.models.classifier import Classifier
+from backend.models.inference import Analysis, Analyzer, to_batch
+from backend.service.classifiers import interpretability_classifier, project_classifier
+from backend.service.sal_training import load_sal_state
+from backend.settings import Settings
+from backend.storage.project_dir import ProjectDir
+from backend.storage.queue_file import load_queue
+from backend.training.distributed import resolve_device
+from backend.training.sal import machine_saliency
+
+logger = logging.getLogger(__name__)
+
+
+class TaskError(ValueError):
+    """A task cannot be predicted; the other tasks of the request still are."""
+
+
+class Predictor:
+    """One project's classifier with its attention pre-annotations."""
+
+    def __init__(self, project: ProjectDir, label_config: LabelConfig, settings: Settings):
+        self.project = project
+        self.label_config = label_config
+        self.settings = settings
+        self.fetcher = ImageFetcher(settings.image_access)
+        self.classifier: Classifier | None = None
+        self.newest_on_disk: str | None = None  # newest version on disk at setup (served unless unreadable)
+        self.interpretability: Classifier | None = None  # SAL's second model, once it writes saliency
+        self.analyzer: Analyzer | None = None
+        self._queue_stamp: int | None = -1
+        self._queue_cache: Queue | None = None
+
+    @property
+    def model_version(self) -> str:
+        return self.classifier.version if self.classifier else "unloaded"
+
+    def setup(self) -> None:
+        """Load the classifier (once per worker and model version)."""
+        latest = self.project.models.latest()
+        self.newest_on_disk = latest.version if latest else None
+        classes = self.label_config.classes
+        self.classifier = project_classifier(self.settings, self.project, classes)
+        s = self.settings
+        self.analyzer = Analyzer(self.classifier.model, self.classifier.arch, self.classifier.image_size,
+                                 resolve_device(s.device), s.predict_batch_size, s.cam_method, s.cam_layer)
+        sal_on = s.sal_change_point and load_sal_state(self.project).phase == "machine"
+        self.interpretability = interpretability_classifier(self.project, classes) if sal_on else None
+        logger.info(
+            "project %s: loaded %s (%s, %d classes) from %s",
+            self.project.key, self.classifier.version, self.classifier.arch, len(classes), self.classifier.source,
+        )
+
+    def predict(self, tasks: list[dict], context: dict | None = None, **kwargs: Any) -> list[dict]:
+        """One prediction per task, in order; unreadable tasks get an empty prediction."""
+        if self.analyzer is None:
+            self.setup()
+        readable = self.read_images(tasks)
+        images = [image for _, image in readable]
+        predictions = [self._empty() for _ in tasks]
+        analyses = self.analyzer.analyze(images) if images else []
+        suggestions = self._suggested_saliency(images, analyses)
+        for (i, image), analysis, suggestion in zip(readable, analyses, suggestions):
+            predictions[i] = self.prediction_for(image, analysis, suggestion)
+        queue = self._queue()
+        for task, prediction in zip(tasks, predictions):
+            if queue is not None and prediction["result"] and str(task.get("id")) in queue.scores:
+                prediction["score"] = queue.scores[str(task["id"])]
+        return predictions
+
+    def _suggested_saliency(self, images: list[np.ndarray], analyses: list[Analysis]) -> list[np.ndarray | None]:
+        """SAL: the interpretability model's saliency for each image's predicted class (None without that model)."""
+        if self.interpretability is None or not images:
+            return [None] * len(images)
+        model = self.interpretability
+        inputs = to_batch(images, model.image_size)
+        predicted = torch.tensor([a.predicted for a in analyses])
+        return list(machine_saliency(model.model, model.arch, inputs, predicted, self.settings.cam_method))
+
+    def read_images(self, tasks: list[dict]) -> list[tuple[int, np.ndarray]]:
+        """(index, RGB image) of each task whose image can be read; the others are logged and left out."""
+        readable = []
+        for i, task in enumerate(tasks):
+            try:
+                readable.append((i, self.fetcher.load(self.image_url(task))))
+            except (ImageError, TaskError) as exc:
+                logger.error("task %s: %s", task.get("id") if isinstance(task, dict) else i, exc)
+        return readable
+
+    def _queue(self) -> Queue | None:
+        """The stored annotation queue when it was ranked with the served version (re-read when the file changes)."""
+        path = self.project.queue
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        if stamp != self._queue_stamp:
+            self._queue_stamp, self._queue_cache = stamp, load_queue(self.project)
+        queue = self._queue_cache
+        return queue if queue is not None and queue.version == self.model_version else None
+
+    def image_url(self, task: dict) -> str:
+        """The task's image URL from its data; TaskError when there is none."""
+        if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
+            raise TaskError("task has no 'data' object")
+        url = task["data"].get(self.label_config.image_key)
+        if not url:
+            raise TaskError(f"task data has no '{self.label_config.image_key}' field")
+        return url
+
+    def _empty(self) -> dict:
+        return {"result": [], "score": 0.0, "model_version": self.model_version}
+
+    def prediction_for(self, image: np.ndarray, analysis: Analysis, suggestion: np.ndarray | None = None) -> dict:
+        """The Label Studio prediction of one analysed image (with SAL's suggested object region when given)."""
+        size = image.shape[:2]
+        config, s = self.label_config, self.settings
+        result = choice_region(config, analysis)
+        result += heat_region(config, analysis, size, s.heat_floor)
+        if suggestion is not None:
+            result += saliency_region(config, suggestion, size)
+        if config.brush_name and config.ignore_region_label:
+            superpixels = compute_superpixels(image, s.superpixels)
+            result += ignore_regions(config, analysis, superpixels, size, s.ignore_regions, s.ignore_threshold)
+        return {
+            "result": result,
+            "score": float(analysis.probabilities[analysis.predicted]),
+            "model_version": self.model_version,
+        }
+
+
+class PredictorCache:
+    """One :class:`Predictor` per project and config in this worker; a new version on disk replaces it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._predictors: dict[tuple[str, str], Predictor] = {}
+        self._lock = threading.Lock()
+
+    def get(self, project: object, label_config: str | LabelConfig) -> Predictor:
+        config = label_config if isinstance(label_config, LabelConfig) else LabelConfig.parse(label_config)
+        folder = ProjectDir(self.settings.model_dir, project)
+        key = (folder.key, config.digest)
+        with self._lock:
+            predictor = self._predictors.get(key)
+            latest = folder.models.latest()
+            stale = predictor is not None and latest is not None and latest.version != predictor.newest_on_disk
+            if predictor is None or stale:
+                predictor = Predictor(folder, config, self.settings)
+                predictor.setup()
+                self._predictors[key] = predictor
+            return predictor
+
+    def versions(self, project: object = None) -> dict[str, list[str]]:
+        """Model versions on disk (per project) and loaded in this worker."""
+        folders = [ProjectDir(self.settings.model_dir, project)] if project is not None else ProjectDir.all(self.settings.model_dir)
+        found = {f.key: [m.version for m in f.models.versions()] for f in folders}
+        wanted = {f.key for f in folders}
+        for (key, _), predictor in self._predictors.items():
+            if project is None or key in wanted:
+                found.setdefault(key, [])
+                if predictor.model_version not in found[key]:
+                    found[key].append(predictor.model_version)
+        return found

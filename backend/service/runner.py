@@ -1,0 +1,100 @@
+"""The training runner process: ``python -m backend.service.runner PROJECT``.
+
+It holds the project's run lock, trains while the pending marker reappears, writes
+``train_status.json`` after each run and, with ``QUEUE_STRATEGY`` set, pushes a fresh
+annotation queue for the new version. A second runner that cannot take the lock exits
+at once. Training happens in this process or under ``TRAIN_LAUNCHER`` (e.g. torchrun).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import subprocess
+import sys
+import time
+from typing import Any
+
+from backend.service.ranking import order_project
+from backend.service.scheduler import TrainingScheduler
+from backend.service.training_run import NothingToTrain, RunResult, run_training
+from backend.settings import Settings
+from backend.storage.files import atomic_write_json
+from backend.storage.journal import AnnotationJournal
+from backend.storage.project_dir import ProjectDir
+from backend.storage.run_lock import RunLock
+
+logger = logging.getLogger(__name__)
+
+
+def launch_training(project: ProjectDir, settings: Settings) -> RunResult:
+    """One training run: in this process, or under ``TRAIN_LAUNCHER`` as ``-m backend.service.training_run``."""
+    if not settings.train_launcher:
+        return run_training(project, settings)
+    if not AnnotationJournal(project).read()["tasks"] and not settings.label_studio_url:
+        raise NothingToTrain(f"project {project.key}: no annotated task recorded")
+    before = project.models.latest()
+    command = [*shlex.split(settings.train_launcher), "-m", "backend.service.training_run", project.key]
+    logger.info("project %s: launching %s", project.key, " ".join(command))
+    completed = subprocess.run(command, env=dict(os.environ, **settings.to_env()), stdin=subprocess.DEVNULL)
+    latest = project.models.latest()
+    if completed.returncode != 0 or latest is None or (before is not None and latest.version == before.version):
+        raise RuntimeError(f"'{settings.train_launcher}' exited with {completed.returncode} without a new version; "
+                           f"see {project.log.name}")
+    return RunResult(latest, labels=None)
+
+
+def _reorder_queue(project: ProjectDir, settings: Settings, result: RunResult, status: dict[str, Any]) -> None:
+    """Push a fresh annotation queue for the new version when ``QUEUE_STRATEGY`` is set; failures do not fail training."""
+    if not settings.queue_strategy:
+        return
+    try:
+        queue, _ = order_project(settings, int(project.key), settings.queue_strategy, settings.queue_batch_size,
+                                 progress=False, labels=result.labels)
+        status.update(queue_version=queue.version, queue_error="")
+    except Exception as exc:  # Label Studio unreachable, project gone: the model is saved all the same
+        logger.exception("project %s: could not re-order the Label Studio queue", project.key)
+        status.update(queue_error=f"{type(exc).__name__}: {exc}")
+
+
+def _run_pending(project: ProjectDir, settings: Settings) -> None:
+    """Runner body: train while the pending marker reappears; the caller holds the lock."""
+    status = TrainingScheduler(settings).status(project)
+    while project.pending.exists():
+        project.pending.unlink(missing_ok=True)
+        status.update(state="running", started=time.time(), pid=os.getpid())
+        atomic_write_json(project.status, status)
+        try:
+            result = launch_training(project, settings)
+        except NothingToTrain as exc:
+            logger.warning("%s", exc)
+            status.update(state="idle", message=str(exc))
+        except Exception as exc:  # a failed run must leave the served model alone and say why
+            logger.exception("project %s: training failed", project.key)
+            status.update(state="failed", failures=status.get("failures", 0) + 1, last_error=f"{type(exc).__name__}: {exc}")
+        else:
+            status.update(state="idle", runs=status.get("runs", 0) + 1, last_version=result.manifest.version, message="")
+            _reorder_queue(project, settings, result, status)
+        status.update(finished=time.time())
+        status.pop("pending", None)
+        atomic_write_json(project.status, status)
+
+
+def main(key: str) -> int:
+    settings = Settings.from_env()
+    settings.configure_logging()
+    project = ProjectDir(settings.model_dir, key)
+    lock = RunLock(project.run_lock)
+    while True:
+        with lock.hold() as held:
+            if not held:
+                return 0  # another runner is at work and will see the marker
+            _run_pending(project, settings)
+        if not project.pending.exists():  # a request that arrived while we released the lock
+            return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main(sys.argv[1]))

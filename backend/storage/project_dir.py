@@ -1,0 +1,93 @@
+"""One project's folder, ``MODEL_DIR/<project>/``: the only place that knows its paths and file names.
+
+::
+
+    MODEL_DIR/<project>/
+      v0001/ v0002/ ...          served model versions (model.pt + manifest.json)
+      interpretability/vNNNN/    SAL's second model
+      annotations.json           the annotation journal (+ .journal.lock)
+      scores/<version>.npz       batch-scoring cache per model version
+      queue.json                 the annotation queue last pushed to Label Studio
+      sal_state.json             SAL's progress
+      train.lock train.pending   the training runner's lock and its queued-run marker
+      train_status.json training.log
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from backend.models.store import ModelStore
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def project_key(project: object) -> str:
+    """Folder name for a Label Studio project id ("12" or "12.1700000000" -> "12")."""
+    text = str(project or "default").split(".")[0]
+    return _SAFE.sub("_", text) or "default"
+
+
+class ProjectDir:
+    """Paths of one project's files; the stores built on them live in their own modules."""
+
+    def __init__(self, model_dir: str | os.PathLike[str], project: object):
+        self.key = project_key(project)
+        self.path = Path(model_dir) / self.key
+
+    @classmethod
+    def all(cls, model_dir: str | os.PathLike[str]) -> list["ProjectDir"]:
+        """Every project folder under ``model_dir``, sorted by key."""
+        root = Path(model_dir)
+        names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+        return [cls(model_dir, name) for name in names]
+
+    def ensure(self) -> Path:
+        self.path.mkdir(parents=True, exist_ok=True)
+        return self.path
+
+    @property
+    def models(self) -> ModelStore:
+        """The versions of the served (accuracy) model."""
+        return ModelStore(self.path)
+
+    @property
+    def interpretability_models(self) -> ModelStore:
+        """SAL's interpretability model versions."""
+        return ModelStore(self.path / "interpretability")
+
+    @property
+    def journal(self) -> Path:
+        return self.path / "annotations.json"
+
+    @property
+    def journal_lock(self) -> Path:
+        return self.path / ".journal.lock"
+
+    def score_cache(self, version: str) -> Path:
+        return self.path / "scores" / f"{version}.npz"
+
+    @property
+    def queue(self) -> Path:
+        return self.path / "queue.json"
+
+    @property
+    def sal_state(self) -> Path:
+        return self.path / "sal_state.json"
+
+    @property
+    def run_lock(self) -> Path:
+        return self.path / "train.lock"
+
+    @property
+    def pending(self) -> Path:
+        return self.path / "train.pending"
+
+    @property
+    def status(self) -> Path:
+        return self.path / "train_status.json"
+
+    @property
+    def log(self) -> Path:
+        return self.path / "training.log"

@@ -1,0 +1,153 @@
+"""Fine-tune a classifier on annotated examples with an attention-guidance loss.
+
+:class:`TrainConfig` is the one description of a fine-tuning run: the backend builds it
+from its settings (``TRAIN_*``), the simulator from its command line.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from backend.core.losses import GUIDANCE, GuidanceTargets, box_guidance, click_guidance, copy_replace
+from backend.models.inference import model_cam
+from backend.training import distributed
+from backend.training.training_set import TrainingSet
+
+logger = logging.getLogger(__name__)
+LOSSES = ("auto", "ce", "copy_replace", *GUIDANCE)
+BATCHNORM_MODES = ("train", "frozen")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to fine-tune; the defaults are the IUI 2023 settings (Adam 5e-4, 100 steps, 0.75 guidance + 0.25 CE)."""
+
+    loss: str = "auto"
+    lr: float = 5e-4
+    steps: int = 100
+    batch_size: int = 32
+    unlabeled_batch: int = 32
+    guidance_weight: float = 0.75
+    class_weight: float = 0.25
+    cyborg_alpha: float = 0.5
+    seed: int = 0
+    cam_method: str = "auto"
+    cam_layer: str = ""
+    batchnorm: str = "train"  # train: batch statistics (synchronised across GPUs under DDP); frozen: running statistics
+
+
+def _mean_where(values: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    return (values * where).sum() / where.sum().clamp_min(1)
+
+
+def _guidance(loss: str, maps: torch.Tensor, targets: GuidanceTargets) -> torch.Tensor:
+    if loss == "auto":
+        clicked = targets.has_positive | targets.has_negative
+        return _mean_where(click_guidance(maps, targets), clicked.float()) + _mean_where(box_guidance(maps, targets), targets.has_box.float())
+    flags = {
+        "click": targets.has_positive | targets.has_negative,
+        "box": targets.has_box,
+        "cyborg": targets.has_saliency,
+        "mask": targets.has_saliency,
+    }[loss]
+    return _mean_where(GUIDANCE[loss](maps, targets), flags.float())
+
+
+def fine_tune(
+    model: nn.Module,
+    arch: str,
+    data: TrainingSet,
+    config: TrainConfig,
+    extra: tuple[torch.Tensor, torch.Tensor] | None = None,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
+    """Fine-tune ``model`` in place for ``config.steps`` steps; returns the mean losses of the last 10 steps.
+
+    Each step draws ``batch_size`` annotated images (with replacement when there are fewer) and
+    ``unlabeled_batch`` images from ``extra`` (inputs, labels) for the classification term only.
+    Under ``torchrun`` with N processes every process draws the same batch, keeps every N-th image
+    of it and DistributedDataParallel averages the gradients, so N processes take the steps of one.
+    """
+    if config.loss not in LOSSES:
+        raise ValueError(f"unknown loss '{config.loss}'; choose one of {LOSSES}")
+    if len(data) == 0:
+        raise ValueError("no annotated examples to train on")
+    world = distributed.current()
+    device = distributed.device_for(world, torch.device(device))
+    generator = torch.Generator().manual_seed(config.seed)  # the same draws in every process
+    augmenter = torch.Generator().manual_seed(config.seed * 7919 + world.rank)
+    torch.manual_seed(config.seed)
+    if config.batchnorm not in BATCHNORM_MODES:
+        raise ValueError(f"unknown batchnorm mode '{config.batchnorm}'; choose train or frozen")
+    model.to(device).train()
+    model.requires_grad_(True)
+    batchnorms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if config.batchnorm == "frozen":
+        for module in batchnorms:
+            module.eval()
+    net, prefix = model, ""
+    if world.distributed:  # each process takes its share of every batch; DDP averages the gradients
+        if device.type == "cuda" and config.batchnorm == "train" and batchnorms:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        net, prefix = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None), "module."
+    cam = model_cam(net, arch, config.cam_method, config.cam_layer, prefix)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    w_g, w_c = (1 - config.cyborg_alpha, config.cyborg_alpha) if config.loss == "cyborg" else (config.guidance_weight, config.class_weight)
+    use_amp = device.type == "cuda"
+    guided = config.loss not in ("ce", "copy_replace")
+    history: list[dict[str, float]] = []
+    started = time.perf_counter()
+    for step in range(config.steps):
+        if len(data) >= config.batch_size:
+            index = torch.randperm(len(data), generator=generator)[: config.batch_size]
+        else:
+            index = torch.randint(len(data), (config.batch_size,), generator=generator)
+        batch = data.subset(distributed.shard(index, world))
+        inputs, labels = batch.inputs, batch.labels
+        if config.loss == "copy_replace":
+            boxed = [i for i, b in enumerate(batch.pixel_boxes) if b is not None and labels[i] >= 0]
+            if len(boxed) > 1:
+                mixed, new_labels = copy_replace(inputs[boxed], [batch.pixel_boxes[i] for i in boxed], labels[boxed], augmenter)
+                inputs, labels = inputs.clone(), labels.clone()
+                inputs[boxed], labels[boxed] = mixed, new_labels
+        annotated = len(labels)
+        if extra is not None and config.unlabeled_batch > 0 and len(extra[1]) > 0:
+            pick = distributed.shard(torch.randint(len(extra[1]), (config.unlabeled_batch,), generator=generator), world)
+            inputs, labels = torch.cat([inputs, extra[0][pick]]), torch.cat([labels, extra[1][pick]])
+        inputs, labels = inputs.to(device), labels.to(device)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+            if guided:  # one forward for the annotated and the extra images (DDP allows one per backward)
+                known = labels >= 0
+                out = cam(
+                    inputs, targets=torch.where(known, labels, torch.zeros_like(labels)), differentiable=True,
+                    output_size=tuple(batch.targets.negative.shape[-2:]),
+                )
+                logits = out.logits
+                targets = batch.targets.apply(lambda tensor: tensor.to(device))
+                guidance = _guidance(config.loss, out.maps[:annotated].float(), targets)
+            else:
+                logits = net(inputs)
+                guidance = torch.zeros((), device=device)
+            ce_logits, ce_labels = logits[labels >= 0], labels[labels >= 0]
+            classification = F.cross_entropy(ce_logits.float(), ce_labels) if len(ce_labels) else torch.zeros((), device=device)
+            loss = w_g * guidance + w_c * classification if guided else classification
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        history.append({"loss": float(loss.detach()), "guidance": float(guidance.detach()), "classification": float(classification.detach())})
+        if (step + 1) % max(1, config.steps // 5) == 0 or step + 1 == config.steps:
+            logger.info(
+                "step %d/%d: loss %.4f (guidance %.4f, classification %.4f), %.1f s",
+                step + 1, config.steps, history[-1]["loss"], history[-1]["guidance"], history[-1]["classification"],
+                time.perf_counter() - started,
+            )
+    model.eval()
+    tail = history[-10:]
+    return {key: float(np.mean([h[key] for h in tail])) for key in tail[0]} | {"steps": config.steps, "examples": len(data)}

@@ -1,0 +1,1 @@
+"""Labeling configs for Label Studio; installed as ``backend.labelstudio.templates_data`` (package data)."""

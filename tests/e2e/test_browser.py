@@ -1,0 +1,105 @@
+"""A person's view: Debian's Chromium (headless) logs into Label Studio and opens a task with our pre-annotations."""
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import sync_playwright
+
+from tests.support.e2e import project_with_backend, wait_predictions
+from tests.support.label_studio_server import PASSWORD, USER
+from tests.support.label_studio_setup import retrieve_predictions
+
+pytestmark = pytest.mark.label_studio
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def _logged_in(playwright, url: str):
+    """Headless Chromium logged into Label Studio as the demo user."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{url}/user/login/")
+    page.fill("input[name=email]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda current: "/login" not in current, timeout=60_000)
+    return browser, page
+
+
+def _canvas_shot(page, path: Path) -> np.ndarray:
+    """The pixels of the editor's image canvas (the largest canvas), screenshot kept at ``path``."""
+    boxes = [c.bounding_box() for c in page.query_selector_all("canvas")]
+    boxes = [b for b in boxes if b and b["width"] > 100 and b["height"] > 100]
+    assert boxes, "the editor drew no image canvas"
+    box = max(boxes, key=lambda b: b["width"] * b["height"])
+    page.screenshot(path=str(path))
+    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    return image[int(box["y"]) : int(box["y"] + box["height"]), int(box["x"]) : int(box["x"] + box["width"])]
+
+
+def test_heat_overlay_and_ignore_regions_are_drawn_over_the_image(stack, label_studio):
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run ./scripts/setup.sh --e2e"
+    client, _, _, _, _ = stack
+    pid, _ = project_with_backend(stack, label_studio, "combined", "e2e browser")
+    retrieve_predictions(client, pid)
+    tasks, found = wait_predictions(client, pid, "base-small_cnn-")
+    version = found[tasks[0].id][0]["model_version"]
+    client.projects.update(pid, model_version=version, show_collab_predictions=True)
+    task = next(t for t in tasks if sum(r["value"].get("brushlabels") == ["Ignore"] for r in found[t.id][0]["result"]) >= 2)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    task_url = f"{label_studio.url}/projects/{pid}/data?task={task.id}"
+    with sync_playwright() as p:
+        browser, page = _logged_in(p, label_studio.url)
+        page.goto(task_url)
+        page.wait_for_selector("canvas", timeout=60_000)
+        page.wait_for_timeout(4000)  # image decode and region rendering
+        with_overlay = _canvas_shot(page, ARTIFACTS / "label_studio_task.png")
+        page.keyboard.press("Control+h")  # Label Studio's "hide all regions"
+        page.wait_for_timeout(1500)
+        plain = _canvas_shot(page, ARTIFACTS / "label_studio_task_plain.png")
+        browser.close()
+    assert with_overlay.shape == plain.shape
+    delta = with_overlay - plain
+    redder = delta[..., 0] > 20  # the red "Attention" overlay raises red
+    bluer = delta[..., 2] > 20  # the blue "Ignore" regions raise blue (they overlap the heat, so red may rise too)
+    assert redder.mean() > 0.02, f"no heat overlay drawn ({redder.mean():.3f} of the image redder)"
+    assert bluer.mean() > 0.002, f"no ignore regions drawn ({bluer.mean():.3f} of the image bluer)"
+
+
+def test_annotator_places_a_focus_click_and_it_reaches_the_training_queue(stack, label_studio):
+    from backend.storage.journal import AnnotationJournal
+    from backend.storage.project_dir import ProjectDir
+
+    client, _, settings, _, _ = stack
+    pid, _ = project_with_backend(stack, label_studio, "click", "e2e browser round trip")
+    task = sorted(client.tasks.list(project=pid), key=lambda t: t.id)[0]
+    with sync_playwright() as p:
+        browser, page = _logged_in(p, label_studio.url)
+        page.goto(f"{label_studio.url}/projects/{pid}/data?task={task.id}")
+        page.wait_for_selector("canvas", timeout=60_000)
+        page.wait_for_timeout(3000)
+        page.locator("label:has(input[name='vertical'])").first.click()  # the class
+        boxes = [b for b in (c.bounding_box() for c in page.query_selector_all("canvas")) if b and b["width"] > 100]
+        box = max(boxes, key=lambda b: b["width"] * b["height"])
+        page.mouse.move(box["x"] + box["height"] * 0.1, box["y"] + box["height"] * 0.9)
+        page.keyboard.press("f")  # the "focus" KeyPointLabels label's hotkey
+        page.wait_for_timeout(300)
+        page.mouse.click(box["x"] + box["height"] * 0.1, box["y"] + box["height"] * 0.9)  # a spot no region covers
+        page.wait_for_timeout(500)
+        page.get_by_role("button", name="Submit").click()
+        page.wait_for_timeout(2000)
+        page.screenshot(path=str(ARTIFACTS / "label_studio_submitted.png"))
+        browser.close()
+    journal = AnnotationJournal(ProjectDir(settings.model_dir, pid))
+    deadline = time.time() + 60
+    while time.time() < deadline and str(task.id) not in journal.read()["tasks"]:
+        time.sleep(0.5)
+    entry = journal.read()["tasks"][str(task.id)]
+    regions = entry["annotations"][-1]["result"]
+    focus = [r for r in regions if r["type"] == "keypointlabels" and r["value"]["keypointlabels"] == ["focus"]]
+    assert len(focus) == 1 and 0 <= focus[0]["value"]["x"] <= 100 and 0 <= focus[0]["value"]["y"] <= 100
+    assert any(r["type"] == "choices" and r["value"]["choices"] == ["vertical"] for r in regions)

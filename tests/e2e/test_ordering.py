@@ -1,0 +1,124 @@
+"""The annotation queue pushed into a real Label Studio."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import requests
+from label_studio_sdk import LabelStudio
+
+from backend.http.server import create_app
+from backend.labelstudio.client import RANK_FIELD, VIEW_TITLE
+from backend.labelstudio.templates import render_template
+from backend.models.checkpoints import save_checkpoint
+from backend.service.ranking import order_project
+from backend.settings import Settings
+from backend.storage.project_dir import ProjectDir
+from backend.storage.queue_file import load_queue
+
+pytestmark = pytest.mark.label_studio
+TASKS = 24
+
+
+@pytest.fixture(scope="module")
+def project(label_studio, biased, tmp_path_factory):
+    data, model = biased
+    client = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    created = client.projects.create(title="queue", label_config=render_template("combined", data.classes))
+    storage = client.import_storage.local.create(project=created.id, path=str(label_studio.document_root / "dataset" / "images" / "shifted"),
+                                                  use_blob_urls=True, title="shifted")
+    client.import_storage.local.sync(id=storage.id)
+    tasks = sorted(client.tasks.list(project=created.id), key=lambda t: t.id)
+    for task in tasks[TASKS:]:
+        client.tasks.delete(str(task.id))
+    checkpoint = tmp_path_factory.mktemp("queue") / "base.pt"
+    save_checkpoint(model, str(checkpoint), "small_cnn", list(data.classes), 64, "biased")
+    settings = Settings.from_env(
+        {}, label_studio_url=label_studio.url, label_studio_api_key=label_studio.token,
+        model_dir=str(checkpoint.parent / "models"), model_path=str(checkpoint),
+        local_files_document_root=str(label_studio.document_root), pretrained_weights="none", device="cpu",
+    )
+    return client, created.id, settings
+
+
+def test_dry_run_ranks_without_writing(project):
+    client, pid, settings = project
+    queue, _ = order_project(settings, pid, "entropy", batch_size=8, dry_run=True, progress=False)
+    assert len(queue.order) == TASKS and queue.version.startswith("base-small_cnn-")
+    assert sorted(queue.scores.values())[0] == 0.0 and max(queue.scores.values()) == 1.0
+    assert client.projects.get(pid).model_version in ("", None)
+    assert load_queue(ProjectDir(settings.model_dir, pid)) is None
+
+
+def test_queue_reaches_label_studio_in_strategy_order(project, label_studio):
+    client, pid, settings = project
+    queue, _ = order_project(settings, pid, "gmm", batch_size=8, progress=False)
+    assert client.projects.get(pid).model_version == queue.version
+    predictions = list(client.predictions.list(task=queue.order[0]))
+    assert predictions and predictions[0].model_version == queue.version and predictions[0].score == 0.0
+    types = {r["type"] for r in predictions[0].result}
+    assert types == {"choices", "brushlabels"}
+    views = [v for v in client.views.list(project=pid) if (v.data or {}).get("title") == VIEW_TITLE]
+    assert len(views) == 1
+    headers = {"Authorization": f"Token {label_studio.token}"}
+    served = requests.get(f"{label_studio.url}/api/projects/{pid}/next/", params={"view": views[0].id}, headers=headers, timeout=30)
+    assert served.status_code == 200 and served.json()["id"] == queue.order[0]
+    for rank, task_id in enumerate(queue.order[:5], start=1):
+        assert client.tasks.get(str(task_id)).data[RANK_FIELD] == rank
+    predicted = [client.predictions.list(task=t)[0].result[0]["value"]["choices"][0] for t in queue.order[:8]]
+    assert len(set(predicted)) == 2  # the first batch holds both predicted classes
+    app = create_app(settings).test_client()
+    task = client.tasks.get(str(queue.order[3]))
+    response = app.post("/predict", json={"tasks": [{"id": task.id, "data": task.data}], "project": pid,
+                                          "label_config": client.projects.get(pid).label_config})
+    assert response.json["results"][0]["score"] == queue.scores[str(task.id)]  # /predict agrees with the queue
+    assert len(order_project(settings, pid, "gmm", batch_size=8, progress=False)[0].order) == TASKS  # a second run reuses the view
+    assert len([v for v in client.views.list(project=pid) if (v.data or {}).get("title") == VIEW_TITLE]) == 1
+
+
+def test_annotated_tasks_leave_the_queue_and_similar_tasks_lead(project):
+    client, pid, settings = project
+    queue, _ = order_project(settings, pid, "entropy", batch_size=8, dry_run=True, progress=False)
+    first = queue.order[0]
+    client.annotations.create(id=first, result=[{"from_name": "class", "to_name": "image", "type": "choices",
+                                                 "value": {"choices": ["vertical"]}}])
+    again, neighbours = order_project(settings, pid, "entropy", batch_size=8, similar_to=[first], progress=False)
+    assert first not in again.order and again.scores[str(first)] == 1.0
+    assert len(neighbours) == 8 and again.order[: len(neighbours)] == [t for t, _ in neighbours]
+    assert all(s1 >= s2 for (_, s1), (_, s2) in zip(neighbours, neighbours[1:]))
+
+
+def test_order_queue_script_dry_run(project, tmp_path):
+    _, pid, settings = project
+    env = {"LABEL_STUDIO_URL": settings.label_studio_url, "LABEL_STUDIO_API_KEY": settings.label_studio_api_key,
+           "MODEL_DIR": settings.model_dir, "MODEL_PATH": settings.model_path,
+           "LOCAL_FILES_DOCUMENT_ROOT": settings.local_files_document_root, "PRETRAINED_WEIGHTS": "none", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "scripts/order_queue.py", "--project", str(pid), "--strategy", "margin", "--dry-run", "--top", "3"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    report = json.loads(out.stdout)
+    assert report["written"] is False and len(report["head"]) == 3 and report["head"][0]["rank"] == 1
+    assert settings.label_studio_api_key not in out.stdout + out.stderr
+
+
+def test_backend_reorders_the_queue_after_training(project):
+    client, pid, settings = project
+    from backend.service.scheduler import TrainingScheduler
+
+    settings = settings.updated(queue_strategy="gmm", queue_batch_size=8, train_steps=3, train_batch_size=8, train_unlabeled_batch=0)
+    app = create_app(settings).test_client()
+    task = client.tasks.get(str(load_queue(ProjectDir(settings.model_dir, pid)).order[0]))
+    xml = client.projects.get(pid).label_config
+    annotation = {"id": 99001, "result": [{"from_name": "class", "to_name": "image", "type": "choices", "value": {"choices": ["horizontal"]}},
+                                          {"from_name": "clicks", "to_name": "image", "type": "keypointlabels", "original_width": 64,
+                                           "original_height": 64, "value": {"x": 50, "y": 50, "width": 1, "keypointlabels": ["focus"]}}]}
+    response = app.post("/webhook", json={"action": "ANNOTATION_CREATED", "annotation": annotation,
+                                          "task": {"id": task.id, "data": task.data}, "project": {"id": pid, "label_config": xml}})
+    assert response.json["status"] == "started"
+    status = TrainingScheduler(settings).wait(pid, timeout=300)
+    assert status["last_version"] == "v0001" and status.get("queue_error") == "", status
+    assert client.projects.get(pid).model_version == "v0001"
+    assert load_queue(ProjectDir(settings.model_dir, pid)).version == "v0001"
+    assert np.isfinite(status["finished"])

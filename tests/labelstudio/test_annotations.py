@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+from label_studio_sdk.converter.brush import mask2rle
+
+from backend.labelstudio.annotations import parse_task, select_annotations
+from backend.labelstudio.config import LabelConfig
+from backend.labelstudio.templates import render_template
+
+CONFIG = LabelConfig.parse(render_template("combined", ["cat", "dog"]))
+TASK = {"id": 9, "data": {"image": "/data/upload/1/x.png"}}
+
+
+def _point(label, x, y, rotation=0):
+    return {"id": f"p{x}{y}", "from_name": "clicks", "to_name": "image", "type": "keypointlabels", "image_rotation": rotation,
+            "original_width": 200, "original_height": 100, "value": {"x": x, "y": y, "width": 0.5, "keypointlabels": [label]}}
+
+
+def _choice(name):
+    return {"from_name": "class", "to_name": "image", "type": "choices", "value": {"choices": [name]}}
+
+
+def _box(x, y, w, h):
+    return {"id": "b", "from_name": "box", "to_name": "image", "type": "rectanglelabels", "original_width": 200,
+            "original_height": 100, "value": {"x": x, "y": y, "width": w, "height": h, "rotation": 0, "rectanglelabels": ["object"]}}
+
+
+def _annotation(result, id=1, updated="2026-01-01T00:00:00Z", cancelled=False):
+    return {"id": id, "result": result, "updated_at": updated, "was_cancelled": cancelled}
+
+
+def test_clicks_boxes_and_class():
+    parsed = parse_task(TASK, [_annotation([_choice("dog"), _point("focus", 25, 50), _point("focus", 35, 60),
+                                            _point("ignore", 80, 10), _box(10, 20, 30, 40)])], CONFIG)
+    ex = parsed.example
+    assert parsed.messages == []
+    assert ex.label == 1 and ex.task_id == 9 and ex.image_url == TASK["data"]["image"]
+    assert ex.positive == [(25, 50), (35, 60)] and ex.negative == [(80, 10)]
+    assert ex.boxes == [(10, 20, 40, 60)]
+
+
+def test_accepted_ignore_region_becomes_a_mask():
+    mask = np.zeros((100, 200), dtype=np.uint8)
+    mask[10:30, 50:90] = 255
+    region = {"from_name": "attention", "to_name": "image", "type": "brushlabels", "original_width": 200, "original_height": 100,
+              "value": {"format": "rle", "rle": mask2rle(mask), "brushlabels": ["Ignore"]}}
+    heat = dict(region, value=dict(region["value"], brushlabels=["Attention"]))
+    ex = parse_task(TASK, [_annotation([_choice("cat"), region, heat])], CONFIG).example
+    assert len(ex.ignore_masks) == 1 and np.array_equal(ex.ignore_masks[0], mask > 0)
+
+
+def test_latest_wins_merge_unions_and_cancelled_are_skipped():
+    old = _annotation([_choice("cat"), _point("focus", 10, 10)], id=1, updated="2026-01-01T00:00:00Z")
+    new = _annotation([_choice("dog"), _point("focus", 90, 90)], id=2, updated="2026-02-01T00:00:00Z")
+    skipped = _annotation([_choice("cat")], id=3, updated="2026-03-01T00:00:00Z", cancelled=True)
+    latest = parse_task(TASK, [new, old, skipped], CONFIG)
+    assert latest.example.label == 1 and latest.example.positive == [(90, 90)] and latest.example.annotation_id == 2
+    assert any("skipped by the annotator" in m for m in latest.messages)
+    merged = parse_task(TASK, [new, old], CONFIG, policy="merge").example
+    assert merged.positive == [(10, 10), (90, 90)] and merged.label == 1
+    assert parse_task(TASK, [skipped], CONFIG).example is None
+    with pytest.raises(ValueError):
+        select_annotations([], "vote")
+
+
+@pytest.mark.parametrize(
+    "region, message",
+    [
+        (_choice("horse"), "unknown class"),
+        (_point("focus", 120, 50), "outside the image"),
+        (_point("focus", float("nan"), 50), "finite"),
+        (_point("maybe", 20, 20), "unknown keypoint label"),
+        (_point("focus", 20, 20, rotation=45), "multiple of 90"),
+        (_box(10, 10, -5, 10), "positive width"),
+        (_box(150, 10, 10, 10), "outside the image"),
+        ({"type": "keypointlabels"}, "without a 'value'"),
+    ],
+)
+def test_bad_regions_are_reported_not_fatal(region, message):
+    parsed = parse_task(TASK, [_annotation([_choice("cat"), region])], CONFIG)
+    assert parsed.example is not None and parsed.example.label == 0
+    assert any(message in m for m in parsed.messages), parsed.messages
+    assert not parsed.example.has_guidance
+
+
+def test_rotated_clicks_map_back_to_the_image():
+    for rotation, expected in [(0, (20, 30)), (90, (30, 80)), (180, (80, 70)), (270, (70, 20))]:
+        ex = parse_task(TASK, [_annotation([_point("focus", 20, 30, rotation)])], CONFIG).example
+        assert ex.positive == [pytest.approx(expected)], rotation
+
+
+def test_tasks_without_image_or_annotation():
+    assert "no 'image'" in parse_task({"id": 1, "data": {}}, [], CONFIG).messages[0]
+    assert parse_task({"id": 1}, [], CONFIG).example is None
+    assert "no usable annotation" in parse_task(TASK, [], CONFIG).messages[-1]
+    assert "neither a class nor guidance" in parse_task(TASK, [_annotation([])], CONFIG).messages[-1]

@@ -1,0 +1,117 @@
+import io
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from backend.labelstudio.images import ImageError, ImageFetcher, decode_image
+from backend.settings import Settings
+
+
+def _png(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def image_server():
+    """A real HTTP server on 127.0.0.1 that records the headers it receives."""
+    seen: list[dict] = []
+    body = _png(Image.new("RGB", (20, 10), (10, 200, 30)))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(dict(self.headers))
+            if self.path.startswith("/data/upload/"):
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_response(404)
+                self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", seen
+    server.shutdown()
+
+
+def test_label_studio_upload_is_fetched_with_the_token(image_server):
+    url, seen = image_server
+    fetcher = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key="secret-token").image_access)
+    image = fetcher.load("/data/upload/1/a.png")
+    assert image.shape == (10, 20, 3) and tuple(image[0, 0]) == (10, 200, 30)
+    assert seen[-1]["Authorization"] == "Token secret-token"
+    assert fetcher.load(f"{url}/data/upload/1/a.png").shape == (10, 20, 3)
+
+
+def test_http_errors_are_clear_and_hide_the_token(image_server):
+    url, _ = image_server
+    fetcher = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key="secret-token").image_access)
+    with pytest.raises(ImageError, match="HTTP 404") as info:
+        fetcher.load(f"{url}/missing.png?token=abc")
+    assert "secret-token" not in str(info.value) and "abc" not in str(info.value)
+
+
+def test_other_hosts_are_refused():
+    fetcher = ImageFetcher(Settings(label_studio_url="http://127.0.0.1:8080").image_access)
+    with pytest.raises(ImageError, match="ALLOWED_IMAGE_HOSTS"):
+        fetcher.load("http://example.com/cat.png")
+    allowed = ImageFetcher(Settings(allowed_image_hosts=("localhost",)).image_access)
+    with pytest.raises(ImageError, match="private address"):
+        allowed.load("http://localhost:1/cat.png")
+    with pytest.raises(ImageError, match="scheme"):
+        fetcher.load("ftp://127.0.0.1/cat.png")
+    with pytest.raises(ImageError, match="LABEL_STUDIO_URL"):
+        ImageFetcher(Settings().image_access).load("/data/upload/1/a.png")
+
+
+def test_local_paths_are_confined_to_the_document_root(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    Image.new("RGB", (4, 4)).save(root / "in.png")
+    Image.new("RGB", (4, 4)).save(tmp_path / "out.png")
+    fetcher = ImageFetcher(Settings(local_files_document_root=str(root)).image_access)
+    assert fetcher.load("/data/local-files/?d=in.png").shape == (4, 4, 3)
+    for escape in ("/data/local-files/?d=../out.png", str(tmp_path / "out.png")):
+        with pytest.raises(ImageError, match="outside"):
+            fetcher.load(escape)
+    with pytest.raises(ImageError, match="not found"):
+        fetcher.load("/data/local-files/?d=missing.png")
+    with pytest.raises(ImageError, match="no image URL"):
+        fetcher.load("")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: _png(Image.new("CMYK", (6, 5), (0, 255, 0, 0)), "JPEG"),
+        lambda: _png(Image.fromarray(np.arange(30, dtype=np.uint16).reshape(5, 6) * 1000)),
+        lambda: _png(Image.new("L", (6, 5), 128)),
+        lambda: _png(Image.new("RGBA", (6, 5), (255, 0, 0, 0))),
+        lambda: _png(Image.new("P", (6, 5), 3)),
+        lambda: _png(Image.new("RGB", (6, 5)), "GIF", save_all=True, append_images=[Image.new("RGB", (6, 5), (9, 9, 9))]),
+    ],
+    ids=["cmyk", "16bit", "grey", "rgba", "palette", "animated"],
+)
+def test_any_mode_becomes_rgb_uint8(make):
+    image = decode_image(make(), max_pixels=1000)
+    assert image.shape == (5, 6, 3) and image.dtype == np.uint8
+
+
+def test_bad_images_get_clear_errors():
+    good = _png(Image.new("RGB", (100, 100)))
+    with pytest.raises(ImageError, match="MAX_IMAGE_PIXELS"):
+        decode_image(good, max_pixels=50 * 50)
+    with pytest.raises(ImageError, match="not a readable image"):
+        decode_image(b"<html>not an image</html>", max_pixels=10**6)
+    with pytest.raises(ImageError, match="truncated|corrupt"):
+        decode_image(_png(Image.new("RGB", (100, 100)), "JPEG")[:200], max_pixels=10**6)

@@ -1,0 +1,59 @@
+import numpy as np
+from label_studio_sdk.converter.brush import decode_rle
+
+from backend.core.superpixels import SuperpixelParams, compute_superpixels
+from backend.labelstudio.config import LabelConfig
+from backend.labelstudio.predictions import choice_region, heat_alpha, heat_region, ignore_candidates, ignore_regions
+from backend.labelstudio.templates import render_template
+from backend.models.inference import Analysis
+
+CONFIG = LabelConfig.parse(render_template("combined", ["a", "b"]))
+
+
+def _analysis(attention: np.ndarray) -> Analysis:
+    return Analysis(probabilities=np.array([0.2, 0.8]), attention=attention, embedding=np.zeros(4))
+
+
+def _decoded_alpha(region: dict) -> np.ndarray:
+    h, w = region["original_height"], region["original_width"]
+    return decode_rle(region["value"]["rle"]).reshape(h, w, 4)[..., 3]
+
+
+def test_choice_carries_class_and_probability():
+    [region] = choice_region(CONFIG, _analysis(np.zeros((8, 8))))
+    assert region["value"] == {"choices": ["b"]} and region["score"] == 0.8
+
+
+def test_heat_overlay_is_graded_and_at_image_size():
+    ramp = np.tile(np.linspace(0, 1, 32, dtype=np.float32), (32, 1))
+    [region] = heat_region(CONFIG, _analysis(ramp), (60, 90), floor=0.2)
+    assert (region["original_height"], region["original_width"]) == (60, 90)
+    alpha = _decoded_alpha(region)
+    assert alpha[:, :10].max() == 0  # below the floor: not drawn
+    row = alpha[30]
+    assert np.all(np.diff(row.astype(int)) >= 0) and row[-1] >= 248
+    assert len(np.unique(alpha)) >= 6  # several shades, not a binary mask
+    assert np.array_equal(heat_alpha(ramp, 60, 90, 0.2), alpha)
+
+
+def test_ignore_candidates_skip_the_focus_and_weak_segments(rgb_image):
+    sp = compute_superpixels(rgb_image, SuperpixelParams("slic", segments=4))
+    attention = np.zeros(sp.labels.shape, dtype=np.float32)
+    blocks = {(5, 5): 1.0, (5, 50): 0.6, (40, 5): 0.4, (40, 50): 0.05}
+    for (r, c), v in blocks.items():
+        attention[sp.labels == sp.labels[r, c]] = v
+    found = ignore_candidates(sp, attention, limit=5, threshold=0.3)
+    segments = [s for s, _ in found]
+    assert sp.labels[5, 5] not in segments  # the focus itself
+    assert segments == [sp.labels[5, 50], sp.labels[40, 5]]  # strongest first, 0.05 is below 0.3 of max
+
+
+def test_ignore_regions_are_exact_superpixel_masks(rgb_image):
+    sp = compute_superpixels(rgb_image, SuperpixelParams("slic", segments=4))
+    attention = np.where(sp.labels == sp.labels[5, 5], 1.0, 0.5).astype(np.float32)
+    regions = ignore_regions(CONFIG, _analysis(attention), sp, rgb_image.shape[:2], limit=2, threshold=0.3)
+    assert len(regions) == 2
+    for region in regions:
+        assert region["value"]["brushlabels"] == ["Ignore"]
+        alpha = _decoded_alpha(region)
+        assert np.array_equal(alpha > 0, sp.labels == region["meta"]["segment"])

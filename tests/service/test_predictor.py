@@ -1,0 +1,74 @@
+import logging
+
+from backend.labelstudio.config import LabelConfig
+from backend.service.predictor import Predictor, PredictorCache
+from backend.storage.project_dir import ProjectDir
+
+
+def test_predict_returns_validated_pre_annotations(settings, label_config_xml, tasks, dataset):
+    model = PredictorCache(settings).get(7, label_config_xml)
+    predictions = model.predict(tasks)
+    interface = LabelConfig.parse(label_config_xml).interface
+    assert len(predictions) == len(tasks)
+    for prediction in predictions:
+        assert interface.validate_prediction(prediction, return_errors=True) == []
+        types = [(r["type"], tuple(r["value"].get("brushlabels", []))) for r in prediction["result"]]
+        assert types[0] == ("choices", ())
+        assert types[1] == ("brushlabels", ("Attention",))
+        assert all(t == ("brushlabels", ("Ignore",)) for t in types[2:]) and len(types) > 2
+        assert prediction["model_version"] == model.model_version == "base-resnet18-" + model.model_version[-8:]
+        assert 0.5 <= prediction["score"] <= 1.0
+        assert prediction["score"] == prediction["result"][0]["score"]
+        heat = prediction["result"][1]
+        assert (heat["original_width"], heat["original_height"]) == (64, 64)
+
+
+def test_unreadable_tasks_get_empty_predictions_and_a_log_line(settings, label_config_xml, tasks, caplog):
+    model = Predictor(ProjectDir(settings.model_dir, 1), LabelConfig.parse(label_config_xml), settings)
+    bad = [
+        {"id": 101, "data": {"image": "/data/local-files/?d=missing.png"}},
+        {"id": 102, "data": {}},
+        {"id": 103},
+        "not a task",
+    ]
+    with caplog.at_level(logging.ERROR):
+        predictions = model.predict([bad[0], tasks[0], bad[1], bad[2], bad[3], tasks[1]])
+    assert [bool(p["result"]) for p in predictions] == [False, True, False, False, False, True]
+    assert "task 101: image file not found" in caplog.text
+    assert "task 102: task data has no 'image' field" in caplog.text
+
+
+def test_manager_loads_once_and_reloads_on_a_new_version(settings, label_config_xml):
+    import torch
+
+    from backend.models.checkpoints import Manifest
+
+    manager = PredictorCache(settings)
+    first = manager.get("4.123", label_config_xml)
+    assert manager.get(4, label_config_xml) is first
+    state = first.classifier.model.state_dict()
+    manifest = Manifest(version="v0002", arch="resnet18", classes=list(first.label_config.classes), image_size=64)
+    ProjectDir(settings.model_dir, 4).models.save({k: v.clone() for k, v in state.items()}, manifest)
+    second = manager.get(4, label_config_xml)
+    assert second is not first and second.model_version == "v0002"
+    assert manager.versions(4) == {"4": ["v0002"]}
+    assert isinstance(second.classifier.model, torch.nn.Module)
+
+
+def test_a_corrupt_newest_version_is_skipped_and_the_previous_one_serves(settings, label_config_xml, caplog):
+    from backend.models.checkpoints import Manifest
+
+    manager = PredictorCache(settings)
+    base = manager.get(5, label_config_xml)
+    store = ProjectDir(settings.model_dir, 5).models
+    classes = list(base.label_config.classes)
+    state = {k: v.clone() for k, v in base.classifier.model.state_dict().items()}
+    for version in ("v0001", "v0002", "v0003"):
+        store.save(state, Manifest(version=version, arch="resnet18", classes=classes, image_size=64))
+    store.path("v0003").write_bytes(b"\x00" * 100)  # bit rot, or a disk that lied about a write
+    with caplog.at_level(logging.ERROR):
+        served = manager.get(5, label_config_xml)
+    assert served.model_version == "v0002" and "skipping unreadable model version v0003" in caplog.text
+    assert manager.get(5, label_config_xml) is served  # not reloaded at every request
+    store.save(state, Manifest(version="v0004", arch="resnet18", classes=classes, image_size=64))
+    assert manager.get(5, label_config_xml).model_version == "v0004"

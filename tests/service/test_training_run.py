@@ -1,0 +1,26 @@
+"""One training run: Label Studio first, the recorded annotations when it cannot be reached."""
+import time
+
+from backend.service import training_run
+from tests.service.projects import folder_of, record_click
+
+
+def test_training_goes_on_when_label_studio_cannot_be_reached(env, caplog):
+    import logging
+    import socket
+
+    data, settings, xml = env
+    silent = socket.socket()  # accepts connections and never answers: a hung Label Studio
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    hung = settings.updated(label_studio_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                            label_studio_api_key="never-logged-token", label_studio_timeout=1.0)
+    record_click(data, settings, xml)
+    started = time.time()
+    with caplog.at_level(logging.WARNING):
+        result = training_run.run_training(folder_of(settings), hung)
+    manifest = result.manifest
+    silent.close()
+    assert manifest.version == "v0001" and manifest.annotation_count == 1 and result.labels == {0: 0}
+    assert "could not read annotations from Label Studio" in caplog.text and "never-logged-token" not in caplog.text
+    assert time.time() - started < 60

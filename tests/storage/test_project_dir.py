@@ -1,0 +1,24 @@
+from backend.storage.project_dir import ProjectDir, project_key
+
+
+def test_project_keys():
+    assert project_key(12) == "12" and project_key("12.1700000000") == "12"
+    assert project_key(None) == "default" and project_key("a/b") == "a_b"
+
+
+def test_every_file_lives_in_the_projects_folder(tmp_path):
+    project = ProjectDir(tmp_path, "7.123")
+    assert project.key == "7" and project.path == tmp_path / "7"
+    paths = [project.journal, project.journal_lock, project.queue, project.sal_state, project.run_lock, project.pending,
+             project.status, project.log, project.score_cache("v0002")]
+    assert all(p.parent == project.path or p.parent.parent == project.path for p in paths)
+    assert len(set(paths)) == len(paths)
+    assert project.models.folder == project.path and project.interpretability_models.folder.parent == project.path
+
+
+def test_all_lists_project_folders_only(tmp_path):
+    for name in ("3", "1", ".hidden"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    assert [p.key for p in ProjectDir.all(tmp_path)] == ["1", "3"]
+    assert ProjectDir.all(tmp_path / "missing") == []

@@ -1,0 +1,1 @@
+"""Helpers for the tests and the demo scripts: local Label Studio and gunicorn servers, project setup."""

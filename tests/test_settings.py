@@ -1,0 +1,60 @@
+import pytest
+
+from backend.settings import BOUNDS, CHOICES, Settings, SettingsError, variables
+
+
+def test_defaults_are_valid_and_survive_a_round_trip_through_the_environment():
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    custom = Settings.from_env({"TRAIN_STEPS": "7", "CYBORG_ALPHA": "0.3", "SUPERPIXEL_SIZE": "96", "ALLOWED_IMAGE_HOSTS": "A.org, b.org",
+                                "CAM_METHOD": "gradcam", "LABEL_STUDIO_API_KEY": "k"})
+    assert custom.train.steps == 7 and custom.train.cyborg_alpha == 0.3 and custom.superpixels.work_size == 96
+    assert custom.allowed_image_hosts == ("a.org", "b.org")
+    assert custom.train.cam_method == "gradcam"  # the training run uses the attention method predictions use
+    assert Settings.from_env(custom.to_env()) == custom
+    assert custom.updated(train_steps=9).train.steps == 9 and custom.updated(train_steps=9).train.cyborg_alpha == 0.3
+
+
+@pytest.mark.parametrize("variable", sorted(CHOICES))
+def test_every_enumerated_setting_refuses_unknown_values_by_name(variable):
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: "no-such-value"})
+    for allowed in CHOICES[variable]:
+        Settings.from_env({variable: allowed})
+
+
+@pytest.mark.parametrize("variable", sorted(BOUNDS))
+def test_every_number_is_checked_against_its_bounds_by_name(variable):
+    low, high = BOUNDS[variable]
+    kind = variables()[variable][2]
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: str(kind(low) - 1)})
+    if high is not None:
+        with pytest.raises(SettingsError, match=variable):
+            Settings.from_env({variable: str(high + 1)})
+    with pytest.raises(SettingsError, match=f"{variable} must be"):
+        Settings.from_env({variable: "lots"})
+
+
+def test_every_number_has_bounds():
+    numbers = {name for name, (_, _, kind) in variables().items() if kind in (int, float)}
+    assert numbers == set(BOUNDS)
+
+
+@pytest.mark.parametrize("env, variable", [
+    ({"BASIC_AUTH_PASS": "secret"}, "BASIC_AUTH_USER and BASIC_AUTH_PASS"),
+    ({"BASIC_AUTH_USER": "ann"}, "BASIC_AUTH_USER and BASIC_AUTH_PASS"),
+    ({"DEVICE": "gpu"}, "DEVICE"),
+    ({"LABEL_STUDIO_URL": "ftp://host"}, "LABEL_STUDIO_URL"),
+    ({"SAL_CHANGE_POINT": "soon"}, "SAL_CHANGE_POINT"),
+    ({"TRAIN_LAUNCHER": "torchrun 'unclosed"}, "TRAIN_LAUNCHER"),
+])
+def test_other_checks_name_the_variable(env, variable):
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env(env)
+
+
+def test_unknown_overrides_are_refused():
+    with pytest.raises(SettingsError, match="train_stpes"):
+        Settings.from_env({}, train_stpes=3)
+    assert Settings.from_env({}, device="cuda:1", basic_auth_user="a", basic_auth_pass="b").device == "cuda:1"
