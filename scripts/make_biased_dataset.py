@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Write a generated dataset with a co-occurrence bias (see backend/synthetic.py and the README's dataset layout)."""
+"""Write a generated dataset with a shortcut and its cue-free split (see backend/evaluation/synthetic.py)."""
 from __future__ import annotations
 
 import argparse
 
 import backend  # noqa: F401
-from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
+from backend.evaluation.synthetic import CONTRAST, CUE_KINDS, BiasSpec, write_dataset
 
 
 def main() -> None:
@@ -17,8 +17,11 @@ def main() -> None:
     for split in ("train", "val", "test", "shifted"):
         parser.add_argument(f"--{split}", type=int, default=getattr(defaults, split), help=f"images in {split}.csv")
     parser.add_argument("--bias", type=float, default=defaults.bias, help="share of training images whose cue matches the class")
-    parser.add_argument("--cue", choices=CUE_KINDS, default=defaults.cue)
-    parser.add_argument("--contrast", type=float, default=defaults.contrast, help="stripe amplitude (the true cue)")
+    parser.add_argument("--cue", choices=CUE_KINDS, default=defaults.cue,
+                        help="the shortcut: a coloured patch, a background tint, a background texture, or a companion shape")
+    parser.add_argument("--train-unbiased", type=int, default=None,
+                        help="images in train_unbiased.csv, the cue-free split of the oracle (default: as many as --train)")
+    parser.add_argument("--contrast", type=float, default=None, help=f"stripe amplitude, the true cue (default per kind: {CONTRAST})")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args()
     spec = BiasSpec(**{k: v for k, v in vars(args).items() if k != "out"})

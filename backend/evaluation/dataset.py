@@ -1,4 +1,4 @@
-"""The dataset folder layout: ``classes.txt`` and ``train/val/test[/shifted].csv``.
+"""The dataset folder layout: ``classes.txt`` and ``train/val/test[/shifted][/train_unbiased].csv``.
 
 CSV columns: ``image,label`` and optionally ``mask`` (binary object mask) and
 ``x_min,y_min,x_max,y_max`` (object box in pixels). Paths are relative to the folder.
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SPLITS = ("train", "val", "test", "shifted")
+SPLITS = ("train", "val", "test", "shifted", "train_unbiased")  # train_unbiased: the cue-free split, optional
 BOX_COLUMNS = ("x_min", "y_min", "x_max", "y_max")
 
 

@@ -39,7 +39,7 @@ from backend.core.attention_quality import dice_top_n, fraction_outside, pointin
 from backend.core.examples import Example
 from backend.core.maps import downsample_maps, mask_box, pixel_box_mask, resize_map, resize_mask
 from backend.core.superpixels import SuperpixelParams, compute_superpixels
-from backend.evaluation.annotators import BOX_SECONDS, LABEL_SECONDS, box_annotation, click_annotation
+from backend.evaluation.annotators import BOX_SECONDS, LABEL_SECONDS, box_annotation, click_annotation, mask_annotation
 from backend.evaluation.dataset import Dataset
 from backend.labelstudio.annotations import parse_task
 from backend.labelstudio.config import LabelConfig
@@ -52,7 +52,9 @@ from backend.training.trainer import TrainConfig, fine_tune
 from backend.training.training_set import prepare
 
 logger = logging.getLogger(__name__)
-ANNOTATOR_OF_LOSS = {"click": "click", "ce": "click", "box": "box", "cyborg": "box", "copy_replace": "box", "auto": "click"}
+ANNOTATOR_OF_LOSS = {"click": "click", "ce": "click", "box": "box", "cyborg": "box", "copy_replace": "box", "auto": "click",
+                     "swap": "mask", "dfr": "mask", "randomize": "box", "rrr": "box"}  # combinations: their first part
+ANNOTATOR_SEPARATOR = "/"  # "swap/box": the simulated person gives boxes instead of the loss's default annotation
 SAL_CONDITIONS = ("sal", "sal_single", "frozen_teacher", "no_ai_saliency", "all_human", "no_saliency")
 TOPK_SUFFIX = "@topk"  # "gmm@topk": fill each batch by rank alone instead of per predicted class
 METHOD_SEPARATOR = ":"  # "click:hirescam": rank and train with that attention method (evaluation always uses "auto")
@@ -132,6 +134,8 @@ def annotate(kind: str, config: LabelConfig, label: int, mask: np.ndarray, box, 
     """The Label Studio annotation the simulated person submits for one image."""
     if kind == "box":
         return box_annotation(config, label, box, mask.shape, rng, cfg.box_jitter)
+    if kind == "mask":
+        return mask_annotation(config, label, mask)
     return click_annotation(config, label, mask, attention, compute_superpixels(image, superpixels), rng, cfg.click_noise,
                             cfg.max_negative)
 
@@ -145,34 +149,40 @@ def _records(strategy: str, loss: str, seed: int, round_: int, annotated: int, s
 class Simulator:
     """Holds the data, the base model and the configuration; runs and stores cells."""
 
-    def __init__(self, data: Dataset, cfg: SimConfig, out: Path, progress: bool = True):
+    def __init__(self, data: Dataset, cfg: SimConfig, out: Path, progress: bool = True, models: Path | None = None):
         self.data, self.cfg, self.out, self.progress = data, cfg, Path(out), progress
         self.config = LabelConfig.parse(render_template("combined", data.classes))
         self.superpixels = SuperpixelParams()  # the backend's default segmentation
         self.train = load_split(data, "train", cfg.image_size)
         self.test = load_split(data, "test", cfg.image_size)
         self.shifted = load_split(data, "shifted", cfg.image_size) if "shifted" in data.splits else self.test
+        self.unbiased = data.splits.get("train_unbiased")  # the cue-free training split, when the dataset has one
         (self.out / "cells").mkdir(parents=True, exist_ok=True)
-        self.base = self._base_model()
+        self.models = Path(models) if models is not None else self.out
+        self.base = self._trained("base_model.pt", "train")
         self.base_scores = self._evaluate(self.base)
 
-    def _base_model(self) -> torch.nn.Module:
-        path = self.out / "base_model.pt"
+    def _trained(self, name: str, split: str) -> torch.nn.Module:
+        """A model trained from scratch on ``split`` with the base recipe (cached as ``name`` in the models folder)."""
+        path = self.models / name
         model = build_model(self.cfg.arch, len(self.data.classes))
         if path.is_file():
             model.load_state_dict(torch.load(path, weights_only=True))
             return model.eval()
-        logger.info("training the base model on %d images", len(self.train.labels))
-        model = train_from_scratch(self.train.images, self.train.labels, len(self.data.classes), self.cfg.arch,
-                                   self.cfg.image_size, epochs=self.cfg.base_epochs)
+        images, labels = (self.train.images, self.train.labels) if split == "train" else (self.data.images(split), self.data.labels(split))
+        logger.info("training a model from scratch on %d images of %s", len(labels), split)
+        model = train_from_scratch(images, labels, len(self.data.classes), self.cfg.arch, self.cfg.image_size,
+                                   epochs=self.cfg.base_epochs)
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), path)
         return model
 
     def cell_path(self, strategy: str, loss: str, seed: int) -> Path:
-        return self.out / "cells" / f"{strategy.replace('@', '-')}__{loss}__{seed}.json"
+        return self.out / "cells" / f"{strategy.replace('@', '-')}__{loss.replace('/', '-')}__{seed}.json"
 
     def cells(self) -> list[tuple[str, str, int]]:
         cells = [("base", "none", 0), ("full_mask", "mask", 0)]
+        cells += [("oracle", "none", 0)] if self.unbiased is not None else []
         cells += [(s, loss, seed) for seed in self.cfg.seeds for loss in self.cfg.losses for s in self.cfg.strategies]
         return cells
 
@@ -194,6 +204,8 @@ class Simulator:
         records = [_records(strategy, loss, seed, 0, 0, 0.0, [], *self.base_scores)]
         if strategy == "base":
             return records
+        if strategy == "oracle":  # the same architecture and recipe on the cue-free split: the upper bound
+            return [_records(strategy, loss, seed, 0, 0, 0.0, [], *self._evaluate(self._trained("oracle_model.pt", "train_unbiased")))]
         model = copy.deepcopy(self.base)
         train = self.train
         extra = (train.inputs, torch.as_tensor(train.labels))
@@ -206,8 +218,10 @@ class Simulator:
             return records
         if loss in SAL_CONDITIONS:
             return self.run_sal(strategy, loss, seed)
-        loss_name, _, method = loss.partition(METHOD_SEPARATOR)
+        named, _, method = loss.partition(METHOD_SEPARATOR)
+        loss_name, _, annotator = named.partition(ANNOTATOR_SEPARATOR)
         method = method or "auto"
+        annotator = annotator or ANNOTATOR_OF_LOSS.get(loss_name.split("+")[0], "click")
         rng = np.random.default_rng(seed)
         annotated = np.zeros(len(train.labels), dtype=bool)
         examples: dict[int, Example] = {}
@@ -215,8 +229,7 @@ class Simulator:
         for round_, count in enumerate(self._per_round(), start=1):
             chosen, maps, mix = self._select(model, strategy, annotated, count, rng, method)
             for i in chosen:
-                kind = ANNOTATOR_OF_LOSS.get(loss_name, "click")
-                annotation = annotate(kind, self.config, int(train.labels[i]), train.masks[i], train.boxes[i], train.images[i],
+                annotation = annotate(annotator, self.config, int(train.labels[i]), train.masks[i], train.boxes[i], train.images[i],
                                       maps[i], self.superpixels, cfg, rng)
                 parsed = parse_task({"id": int(i), "data": {"image": f"train/{i}"}}, [annotation], self.config)
                 examples[int(i)] = parsed.example

@@ -15,14 +15,31 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from backend.core.counterfactuals import input_gradient_share, randomize_ignored, swap_backgrounds, uniform_loss
 from backend.core.losses import GUIDANCE, GuidanceTargets, box_guidance, click_guidance, copy_replace
+from backend.models.architectures import architecture
 from backend.models.inference import model_cam
 from backend.training import distributed
 from backend.training.training_set import TrainingSet
 
 logger = logging.getLogger(__name__)
-LOSSES = ("auto", "ce", "copy_replace", *GUIDANCE)
+# A loss is an input change (what the model sees) and a term added to the cross-entropy (what it is penalised for):
+# "swap" = swap + ce, "click" = click term alone, "swap+click" = both. "dfr" retrains only the last layer.
+AUGMENTATIONS = ("copy_replace", "swap", "randomize")
+TERMS = ("ce", "auto", *GUIDANCE, "rrr")
+LOSSES = ("auto", "ce", "copy_replace", *GUIDANCE, "swap", "randomize", "rrr", "dfr",
+          *(f"{a}+{t}" for a in ("swap", "randomize") for t in ("auto", "click", "box", "cyborg", "rrr")))
 BATCHNORM_MODES = ("train", "frozen")
+
+
+def loss_parts(loss: str) -> tuple[str | None, str]:
+    """(input change or None, term) of a loss name; ValueError for names outside :data:`LOSSES`."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss '{loss}'; choose one of {LOSSES}")
+    augmentation, _, term = loss.partition("+")
+    if augmentation not in AUGMENTATIONS:
+        return None, augmentation
+    return augmentation, term or "ce"
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,11 @@ class TrainConfig:
     cam_method: str = "auto"
     cam_layer: str = ""
     batchnorm: str = "train"  # train: batch statistics (synchronised across GPUs under DDP); frozen: running statistics
+    counterfactual_share: float = 0.75  # swap: share of the annotated images of a batch shown on another background
+
+
+UNIFORM = -2  # label of an emptied background: trained towards a uniform prediction
+DFR_ROUNDS, DFR_LR = 8, 1e-2  # last-layer retraining: counterfactual draws of every annotated image, Adam step size
 
 
 def _mean_where(values: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
@@ -75,10 +97,11 @@ def fine_tune(
     Under ``torchrun`` with N processes every process draws the same batch, keeps every N-th image
     of it and DistributedDataParallel averages the gradients, so N processes take the steps of one.
     """
-    if config.loss not in LOSSES:
-        raise ValueError(f"unknown loss '{config.loss}'; choose one of {LOSSES}")
+    augmentation, term = loss_parts(config.loss)
     if len(data) == 0:
         raise ValueError("no annotated examples to train on")
+    if term == "dfr":
+        return retrain_head(model, arch, data, config, device)
     world = distributed.current()
     device = distributed.device_for(world, torch.device(device))
     generator = torch.Generator().manual_seed(config.seed)  # the same draws in every process
@@ -99,9 +122,10 @@ def fine_tune(
         net, prefix = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None), "module."
     cam = model_cam(net, arch, config.cam_method, config.cam_layer, prefix)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    w_g, w_c = (1 - config.cyborg_alpha, config.cyborg_alpha) if config.loss == "cyborg" else (config.guidance_weight, config.class_weight)
+    w_g, w_c = (1 - config.cyborg_alpha, config.cyborg_alpha) if term == "cyborg" else (config.guidance_weight, config.class_weight)
     use_amp = device.type == "cuda"
-    guided = config.loss not in ("ce", "copy_replace")
+    guided = term not in ("ce", "rrr")  # an attention term
+    penalised = guided or term == "rrr"
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     for step in range(config.steps):
@@ -111,7 +135,12 @@ def fine_tune(
             index = torch.randint(len(data), (config.batch_size,), generator=generator)
         batch = data.subset(distributed.shard(index, world))
         inputs, labels = batch.inputs, batch.labels
-        if config.loss == "copy_replace":
+        blanks = inputs[:0]
+        if augmentation == "swap":
+            inputs, blanks = swap_backgrounds(inputs, batch.objects.float(), labels, config.counterfactual_share, augmenter)
+        elif augmentation == "randomize":
+            inputs = randomize_ignored(inputs, batch.ignore.float(), augmenter)
+        elif augmentation == "copy_replace":
             boxed = [i for i, b in enumerate(batch.pixel_boxes) if b is not None and labels[i] >= 0]
             if len(boxed) > 1:
                 mixed, new_labels = copy_replace(inputs[boxed], [batch.pixel_boxes[i] for i in boxed], labels[boxed], augmenter)
@@ -121,6 +150,8 @@ def fine_tune(
         if extra is not None and config.unlabeled_batch > 0 and len(extra[1]) > 0:
             pick = distributed.shard(torch.randint(len(extra[1]), (config.unlabeled_batch,), generator=generator), world)
             inputs, labels = torch.cat([inputs, extra[0][pick]]), torch.cat([labels, extra[1][pick]])
+        if len(blanks):  # emptied backgrounds: no class to find, the prediction should say so
+            inputs, labels = torch.cat([inputs, blanks]), torch.cat([labels, torch.full((len(blanks),), UNIFORM)])
         inputs, labels = inputs.to(device), labels.to(device)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             if guided:  # one forward for the annotated and the extra images (DDP allows one per backward)
@@ -131,17 +162,26 @@ def fine_tune(
                 )
                 logits = out.logits
                 targets = batch.targets.apply(lambda tensor: tensor.to(device))
-                guidance = _guidance(config.loss, out.maps[:annotated].float(), targets)
+                guidance = _guidance(term, out.maps[:annotated].float(), targets)
+            elif term == "rrr":  # Right for the Right Reasons: input gradients inside the ignored regions
+                inputs.requires_grad_(True)
+                logits = net(inputs)
+                ignore = batch.ignore.float().to(device)
+                score = F.log_softmax(logits[:annotated].float(), dim=1).sum()
+                guidance = _mean_where(input_gradient_share(score, inputs, ignore), (ignore.flatten(1).amax(1) > 0).float())
             else:
                 logits = net(inputs)
                 guidance = torch.zeros((), device=device)
             ce_logits, ce_labels = logits[labels >= 0], labels[labels >= 0]
             classification = F.cross_entropy(ce_logits.float(), ce_labels) if len(ce_labels) else torch.zeros((), device=device)
-            loss = w_g * guidance + w_c * classification if guided else classification
+            loss = w_g * guidance + w_c * classification if penalised else classification
+            if len(blanks):
+                loss = loss + (w_c if penalised else 1.0) * uniform_loss(logits[labels == UNIFORM].float())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        history.append({"loss": float(loss.detach()), "guidance": float(guidance.detach()), "classification": float(classification.detach())})
+        history.append({"loss": float(loss.detach()), "guidance": float(guidance.detach()),
+                        "classification": float(classification.detach())})
         if (step + 1) % max(1, config.steps // 5) == 0 or step + 1 == config.steps:
             logger.info(
                 "step %d/%d: loss %.4f (guidance %.4f, classification %.4f), %.1f s",
@@ -151,3 +191,46 @@ def fine_tune(
     model.eval()
     tail = history[-10:]
     return {key: float(np.mean([h[key] for h in tail])) for key in tail[0]} | {"steps": config.steps, "examples": len(data)}
+
+
+def retrain_head(model: nn.Module, arch: str, data: TrainingSet, config: TrainConfig,
+                 device: torch.device | str = "cpu") -> dict[str, float]:
+    """Last-layer retraining (Deep Feature Reweighting, Kirichenko et al. 2022) on annotated and counterfactual images.
+
+    The backbone stays as it is; the linear head is re-initialised and fitted, class-balanced, to the pooled
+    features of the annotated images and of ``DFR_ROUNDS`` background swaps of each, so the features that moved
+    with the background get no weight. Needs a global-average-pool + linear head.
+    """
+    head = model.get_submodule(architecture(arch).head)
+    cam = model_cam(model.to(device).eval(), arch, "cam")  # its embeddings are exactly what the head reads
+    generator = torch.Generator().manual_seed(config.seed)
+    features, labels = [], []
+    with torch.no_grad():
+        for round_ in range(DFR_ROUNDS + 1):
+            for start in range(0, len(data), 64):
+                part = data.subset(torch.arange(start, min(start + 64, len(data))))
+                inputs = part.inputs
+                if round_:
+                    inputs, _ = swap_backgrounds(inputs, part.objects.float(), part.labels, 1.0, generator)
+                features.append(cam(inputs.to(device)).embeddings.float())
+                labels.append(part.labels.to(device))
+    x, y = torch.cat(features), torch.cat(labels)
+    x, y = x[y >= 0], y[y >= 0]
+    if len(y) == 0:
+        raise ValueError("last-layer retraining needs annotated images with a class")
+    counts = torch.bincount(y, minlength=head.out_features).float()
+    weight = torch.where(counts > 0, len(y) / (counts.clamp_min(1) * (counts > 0).sum()), torch.zeros_like(counts))
+    torch.manual_seed(config.seed)
+    head.reset_parameters()
+    model.requires_grad_(False)
+    head.requires_grad_(True)
+    optimizer = torch.optim.Adam(head.parameters(), lr=DFR_LR)
+    for _ in range(config.steps):
+        loss = F.cross_entropy(head(x), y, weight=weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    model.requires_grad_(True)
+    model.eval()
+    return {"loss": float(loss.detach()), "guidance": 0.0, "classification": float(loss.detach()),
+            "steps": config.steps, "examples": len(data)}

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 
 from backend.core.examples import Example
 from backend.core.losses import GuidanceTargets
-from backend.core.maps import box_mask, box_pixels, resize_map
-from backend.core.superpixels import SuperpixelParams, compute_superpixels
+from backend.core.maps import box_mask, box_pixels, resize_map, resize_mask
+from backend.core.superpixels import SuperpixelParams, Superpixels, compute_superpixels
 from backend.models.inference import to_batch
 
 # Guidance targets and attention maps are compared at most at this resolution: the CAM
@@ -26,13 +27,50 @@ class TrainingSet:
     labels: torch.Tensor  # (N,) class index, -1 when unknown
     targets: GuidanceTargets
     pixel_boxes: list[tuple[int, int, int, int] | None]
+    objects: torch.Tensor  # (N, S, S) bool: where the object is (mask, box, or grown from the focus click)
+    ignore: torch.Tensor  # (N, S, S) bool: what must not carry the class (ignore marks; outside a box or mask)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
     def subset(self, index: torch.Tensor) -> "TrainingSet":
         picked = self.targets.apply(lambda tensor: tensor[index])
-        return TrainingSet(self.inputs[index], self.labels[index], picked, [self.pixel_boxes[i] for i in index.tolist()])
+        return TrainingSet(self.inputs[index], self.labels[index], picked, [self.pixel_boxes[i] for i in index.tolist()],
+                           self.objects[index], self.ignore[index])
+
+
+def grow_from_clicks(image: np.ndarray, segmentation: Superpixels, points: list[tuple[float, float]],
+                     tolerance: float = 1.0) -> np.ndarray:
+    """The object around focus clicks (percent coordinates): the clicked superpixels and the connected ones whose
+    mean colour is within ``tolerance`` times the colour spread of the clicked ones' pixels.
+
+    Growth follows superpixel adjacency, so background joins only where it looks like the object. An estimate
+    (a box or a brush mask is exact); returns a boolean mask at image size.
+    """
+    labels = segmentation.labels
+    h, w = labels.shape
+    small = np.asarray(Image.fromarray(image).resize((w, h), Image.BILINEAR), dtype=np.float64).reshape(-1, 3)
+    flat = labels.ravel()
+    counts = np.maximum(np.bincount(flat, minlength=segmentation.count), 1)
+    means = np.stack([np.bincount(flat, weights=small[:, c], minlength=segmentation.count) for c in range(3)], 1) / counts[:, None]
+    seeds = {segmentation.segment_at(x, y) for x, y in points}
+    inside = np.isin(flat, list(seeds))
+    centre = small[inside].mean(0)
+    spread = float(np.sqrt(((small[inside] - centre) ** 2).sum(1).mean()))
+    pairs = np.concatenate([np.stack([labels[:, :-1].ravel(), labels[:, 1:].ravel()], 1),
+                            np.stack([labels[:-1].ravel(), labels[1:].ravel()], 1)])
+    pairs = np.unique(np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1), axis=0)
+    neighbours: dict[int, set[int]] = {}
+    for a, b in pairs.tolist():
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    grown, frontier = set(seeds), list(seeds)
+    while frontier:
+        for other in neighbours.get(frontier.pop(), ()):
+            if other not in grown and np.linalg.norm(means[other] - centre) <= tolerance * spread:
+                grown.add(other)
+                frontier.append(other)
+    return resize_mask(np.isin(labels, list(grown)), *image.shape[:2])
 
 
 def prepare(examples: list[Example], images: list[np.ndarray], size: int, superpixels: SuperpixelParams = SuperpixelParams(),
@@ -50,13 +88,15 @@ def prepare(examples: list[Example], images: list[np.ndarray], size: int, superp
     box = np.zeros((n, loss_size, loss_size), dtype=np.float32)
     human = np.zeros((n, loss_size, loss_size), dtype=np.float32)
     pixel_boxes: list[tuple[int, int, int, int] | None] = []
+    objects = np.zeros((n, size, size), dtype=bool)
+    ignored = np.zeros((n, size, size), dtype=bool)
     for i, (example, image) in enumerate(zip(examples, images)):
+        segmentation = compute_superpixels(image, superpixels) if example.negative or example.positive else None
         if example.positive:
             positive[i] = np.mean(np.asarray(example.positive, dtype=np.float32), axis=0) / 100.0
             has_positive[i] = True
         ignore = np.zeros(image.shape[:2], dtype=bool)
         if example.negative:
-            segmentation = compute_superpixels(image, superpixels)
             segments = [segmentation.segment_at(x, y) for x, y in example.negative]
             ignore |= segmentation.mask(segments, image.shape[:2])
         for mask in example.ignore_masks:
@@ -68,12 +108,23 @@ def prepare(examples: list[Example], images: list[np.ndarray], size: int, superp
         pixel_boxes.append(box_pixels(example.boxes[0], (size, size), unit=100) if example.boxes else None)
         given = saliency[i] if saliency is not None and saliency[i] is not None else example.saliency_mask()
         human[i] = resize_map(given.astype(np.float32), loss_size, loss_size) if given is not None else box[i]
+        if given is not None:
+            exact = resize_map(given.astype(np.float32), size, size) > 0.5
+        elif example.boxes:
+            exact = box_mask(example.boxes, (size, size), unit=100)
+        else:
+            exact = None
+        if exact is not None:
+            objects[i], ignored[i] = exact, ~exact
+        elif example.positive:
+            objects[i] = resize_mask(grow_from_clicks(image, segmentation, example.positive), size, size)
+        ignored[i] |= resize_mask(ignore, size, size)
     targets = GuidanceTargets(
         positive=torch.from_numpy(positive), has_positive=torch.from_numpy(has_positive),
         negative=torch.from_numpy(negative), box=torch.from_numpy(box),
         has_box=torch.from_numpy(box.reshape(n, -1).sum(1) > 0), saliency=torch.from_numpy(human),
     )
     labels = torch.tensor([-1 if e.label is None else e.label for e in examples], dtype=torch.long)
-    return TrainingSet(to_batch(images, size), labels, targets, pixel_boxes)
+    return TrainingSet(to_batch(images, size), labels, targets, pixel_boxes, torch.from_numpy(objects), torch.from_numpy(ignored))
 
 

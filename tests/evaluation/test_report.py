@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from backend.evaluation.report import summarise, summary_markdown
@@ -17,5 +18,23 @@ def test_summary_marks_overlapping_spreads_unresolved():
     table = summary_markdown(list(rows.values()), {"budget": 4, "rounds": 1, "seeds": [0, 1], "arch": "x", "image_size": 8,
                                                    "train": {"steps": 1}})
     assert "| b | click | 2 | 0.825 ± 0.025 |" in table and table.count("| best |") == 1
+    assert "no cue-free split" in table
     assert "| a | click | 2 | 0.800 ± 0.100 |" in table and "unresolved" in table.split("| a | click")[1].split("\n")[0]
     assert "worse" in table.split("| c | click")[1].split("\n")[0]
+
+
+def _final(strategy, loss, shifted, test=0.9, round_=1):
+    metrics = {"accuracy": shifted, "balanced_accuracy": shifted, "pointing_game": 0, "dice": 0, "outside_box": 0}
+    return {"strategy": strategy, "loss": loss, "seed": 0, "round": round_, "annotations": 4 * round_, "annotation_seconds": 0,
+            "class_mix": [], "test": dict(metrics, accuracy=test), "shifted": metrics}
+
+
+def test_gap_closed_is_measured_against_the_oracle_and_never_reads_as_progress_without_a_gap():
+    records = [_final("base", "none", 0.1, 1.0, 0), _final("oracle", "none", 0.9, 0.95, 0), _final("full_mask", "mask", 0.5),
+               _final("random", "swap", 0.7, 0.97), _final("random", "ce", 0.05)]
+    rows = {r["loss"] if r["strategy"] == "random" else r["strategy"]: r for r in summarise(records, 4)}
+    assert rows["swap"]["gap_closed"] == pytest.approx(0.75) and rows["swap"]["gap_closed_full_mask"] == pytest.approx(1.5)
+    assert rows["ce"]["gap_closed"] < 0  # worse than the base model: a negative share, not progress
+    assert rows["swap"]["test_accuracy_drop"] == pytest.approx(0.03)
+    no_gap = [_final("base", "none", 0.8, 1.0, 0), _final("oracle", "none", 0.82, 1.0, 0), _final("random", "swap", 0.9)]
+    assert np.isnan(next(r for r in summarise(no_gap, 4) if r["loss"] == "swap")["gap_closed"])

@@ -49,5 +49,5 @@ def test_outputs_and_schema(run):
 
 def test_interrupted_runs_resume_without_redoing_cells(run):
     _, first, second = run
-    assert "18 to run" in first.stderr + first.stdout  # base, full mask, 2 strategies x 4 losses x 2 seeds
-    assert "18 done before, 0 to run" in second.stderr + second.stdout
+    assert "19 to run" in first.stderr + first.stdout  # base, full mask, oracle, 2 strategies x 4 losses x 2 seeds
+    assert "19 done before, 0 to run" in second.stderr + second.stdout

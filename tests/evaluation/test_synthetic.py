@@ -18,7 +18,7 @@ def small(tmp_path_factory):
 
 def test_layout_masks_and_boxes(small):
     assert small.classes == ("angle_0", "angle_60", "angle_120")
-    assert set(small.splits) == {"train", "val", "test", "shifted"}
+    assert set(small.splits) == {"train", "val", "test", "shifted", "train_unbiased"}
     for sample in small.splits["train"]:
         mask = np.asarray(Image.open(sample.mask)) > 0
         rows, cols = np.nonzero(mask)
@@ -41,3 +41,54 @@ def test_bias_fraction_and_background_cue(tmp_path):
     assert np.mean(np.array(red)[labels == 0]) > np.mean(np.array(red)[labels == 1]) + 20  # class 0 red, class 1 blue
     with pytest.raises(ValueError, match="cue"):
         write_dataset(tmp_path / "bad", BiasSpec(cue="sound"))
+
+
+@pytest.mark.parametrize("cue", ["texture", "companion"])
+def test_new_kinds_tie_the_background_to_the_class_and_flip_it_when_shifted(tmp_path, cue, monkeypatch):
+    from backend.evaluation import synthetic
+
+    drawn = []
+    texture, companion = synthetic._texture, synthetic._companion
+    monkeypatch.setattr(synthetic, "_texture", lambda rng, name, n: drawn.append(name) or texture(rng, name, n))
+    monkeypatch.setattr(synthetic, "_companion", lambda rng, shape, *a: drawn.append(shape) or companion(rng, shape, *a))
+    data = load_dataset(write_dataset(tmp_path / cue, BiasSpec(size=48, train=40, val=2, test=20, shifted=20, cue=cue)))
+    families = synthetic.TEXTURE_FAMILIES if cue == "texture" else [(shape,) for shape in synthetic.COMPANIONS]
+    per_split = {"train": drawn[:40], "shifted": drawn[62:82], "train_unbiased": drawn[82:]}
+    for split, shift in (("train", 0), ("shifted", 1)):
+        labels = data.labels(split)
+        assert all(name in families[(label + shift) % 2] for name, label in zip(per_split[split], labels))
+    unbiased = [name in families[label] for name, label in zip(per_split["train_unbiased"], data.labels("train_unbiased"))]
+    assert 0.2 < np.mean(unbiased) < 0.8  # the cue-free split: the cue is drawn at random
+    assert set(data.splits) == {"train", "val", "test", "shifted", "train_unbiased"}
+    assert len(data.splits["train_unbiased"]) == 40
+    for sample in data.splits["test"][:4]:  # the object mask holds the object only
+        mask = np.asarray(Image.open(sample.mask)) > 0
+        assert 0.05 < mask.mean() < 0.4
+
+
+def test_companions_touch_the_object_outside_its_mask():
+    from scipy.ndimage import binary_dilation
+
+    from backend.evaluation.synthetic import COMPANIONS, _companion
+
+    yy, xx = np.mgrid[0:64, 0:64]
+    mask = ((yy - 32) / 12) ** 2 + ((xx - 30) / 10) ** 2 <= 1
+    for seed, shape in enumerate(COMPANIONS):
+        region = _companion(np.random.default_rng(seed), shape, 64, mask, (32.0, 30.0), (12.0, 10.0))
+        assert region.sum() > 20 and not (region & mask).any()
+        assert (binary_dilation(mask, iterations=4) & region).any()  # it touches the object
+
+
+def test_every_kind_accepts_a_bias_below_one(tmp_path):
+    for cue in ("patch", "background", "texture", "companion"):
+        write_dataset(tmp_path / cue, BiasSpec(size=32, train=8, val=1, test=1, shifted=1, cue=cue, bias=0.7))
+    with pytest.raises(ValueError, match="bias"):
+        write_dataset(tmp_path / "bad", BiasSpec(bias=1.5))
+
+
+def test_the_unbiased_split_does_not_change_the_others(tmp_path):
+    a = write_dataset(tmp_path / "a", BiasSpec(size=32, train=6, val=1, test=2, shifted=2, train_unbiased=0))
+    b = write_dataset(tmp_path / "b", BiasSpec(size=32, train=6, val=1, test=2, shifted=2, train_unbiased=5))
+    for name in ("00000", "00005"):
+        assert (a / "images/train" / f"{name}.png").read_bytes() == (b / "images/train" / f"{name}.png").read_bytes()
+    assert len(load_dataset(b).splits["train_unbiased"]) == 5

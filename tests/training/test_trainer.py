@@ -60,7 +60,8 @@ def test_click_guidance_moves_attention_to_objects_where_cross_entropy_does_not(
     assert guided >= vanilla + 0.25
 
 
-@pytest.mark.parametrize("loss", ["box", "cyborg", "copy_replace", "auto"])
+@pytest.mark.parametrize("loss", ["box", "cyborg", "copy_replace", "auto", "swap", "randomize", "rrr", "dfr", "swap+click",
+                                  "randomize+rrr"])
 def test_every_loss_trains_and_reports(biased, annotated, loss):
     data, base = biased
     _, boxes, extra = annotated
@@ -89,3 +90,47 @@ def test_bad_configuration_is_refused(biased, annotated):
         fine_tune(copy.deepcopy(base), "small_cnn", clicks, TrainConfig(loss="magic"))
     with pytest.raises(ValueError, match="no annotated examples"):
         fine_tune(copy.deepcopy(base), "small_cnn", clicks.subset(torch.tensor([], dtype=torch.long)), TrainConfig())
+
+
+def _emptied_confidence(model, data, split="test"):
+    """Mean top-class probability on the split's images with the object removed (background only)."""
+    from backend.core.counterfactuals import remove_objects
+
+    masks = torch.from_numpy(np.stack([np.asarray(Image.open(s.mask)) > 0 for s in data.splits[split]])).float()
+    with torch.no_grad():
+        return float(model(remove_objects(to_batch(data.images(split), 64), masks)).softmax(1).max(1).values.mean())
+
+
+def test_after_background_swaps_a_background_alone_decides_nothing(biased, annotated):
+    data, base = biased
+    _, boxes, extra = annotated
+    tuned = copy.deepcopy(base)
+    fine_tune(tuned, "small_cnn", boxes, TrainConfig(loss="swap", steps=60, batch_size=16, unlabeled_batch=0), extra=extra)
+    before, after = _emptied_confidence(base, data), _emptied_confidence(tuned, data)
+    assert before > 0.9  # the biased model reads the class off the background cue
+    assert after < before - 0.2 and after < 0.75
+
+
+def test_rrr_moves_input_gradients_out_of_the_ignored_regions(biased, annotated):
+    from backend.core.counterfactuals import input_gradient_share
+
+    _, base = biased
+    _, boxes, _ = annotated
+
+    def share(model):
+        inputs = boxes.inputs.clone().requires_grad_(True)
+        score = torch.log_softmax(model(inputs), 1).sum()
+        return float(input_gradient_share(score, inputs, boxes.ignore.float()).mean().detach())
+
+    tuned = copy.deepcopy(base)
+    fine_tune(tuned, "small_cnn", boxes, TrainConfig(loss="rrr", steps=30, batch_size=16, unlabeled_batch=0))
+    assert share(tuned) < share(base) - 0.1
+
+
+def test_last_layer_retraining_changes_only_the_head(biased, annotated):
+    _, base = biased
+    _, boxes, _ = annotated
+    tuned = copy.deepcopy(base)
+    fine_tune(tuned, "small_cnn", boxes, TrainConfig(loss="dfr", steps=50))
+    for (name, before), after in zip(base.state_dict().items(), tuned.state_dict().values()):
+        assert torch.equal(before, after) == (not name.startswith("fc.")), name

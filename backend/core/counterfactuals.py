@@ -1,0 +1,90 @@
+"""Training inputs that change what the decision can depend on, built from what annotators marked.
+
+- :func:`swap_backgrounds`: each annotated object is pasted onto the background of another annotated
+  image (of another class where there is one) whose own object was removed, and keeps its label; the
+  emptied backgrounds themselves are trained towards an uninformative (uniform) prediction.
+- :func:`randomize_ignored`: what the annotator marked to ignore (with a box or an object mask: all
+  outside it) is replaced by the same pixels of another image of the batch, so it cannot carry the class.
+- :func:`input_gradient_share`: Right for the Right Reasons (Ross et al. 2017), normalised: the share of
+  the squared input gradient of the log-probabilities that falls inside the ignored regions.
+
+All work on normalised (B, 3, S, S) batches with (B, S, S) masks at the same size.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+EPS = 1e-8
+
+
+def _dilate(masks: torch.Tensor, pixels: int = 1) -> torch.Tensor:
+    return F.max_pool2d(masks.unsqueeze(1), 2 * pixels + 1, stride=1, padding=pixels).squeeze(1)
+
+
+def remove_objects(images: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
+    """The images with each object (dilated by a pixel) filled by the mean colour of its own background."""
+    covered = _dilate(objects).unsqueeze(1)
+    background = 1.0 - covered
+    mean = (images * background).sum(dim=(2, 3), keepdim=True) / background.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+    return images * background + mean * covered
+
+
+def partners(labels: torch.Tensor, usable: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """For each image, another usable image of the batch, of another class where the batch has one (-1: none)."""
+    count = len(labels)
+    chosen = torch.full((count,), -1, dtype=torch.long)
+    pool = torch.nonzero(usable).flatten()
+    for i in range(count):
+        others = pool[pool != i]
+        if len(others) == 0:
+            continue
+        different = others[labels[others] != labels[i]]
+        candidates = different if len(different) else others
+        chosen[i] = candidates[int(torch.randint(len(candidates), (1,), generator=generator))]
+    return chosen
+
+
+def swap_backgrounds(images: torch.Tensor, objects: torch.Tensor, labels: torch.Tensor, share: float,
+                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Counterfactual batch: about ``share`` of the images with an object get another image's emptied background.
+
+    Returns (images, blanks): the new images (labels unchanged) and the emptied backgrounds of the images
+    that lent one, to be trained towards a uniform prediction.
+    """
+    has_object = objects.flatten(1).amax(1) > 0.5
+    known = has_object & (labels >= 0)
+    source = partners(labels, known, generator)
+    emptied = remove_objects(images, objects)
+    picked = known & (source >= 0) & (torch.rand(len(labels), generator=generator) < share)
+    out = images.clone()
+    for i in torch.nonzero(picked).flatten().tolist():
+        mask = objects[i].unsqueeze(0)
+        out[i] = images[i] * mask + emptied[source[i]] * (1 - mask)
+    lenders = torch.unique(source[picked]) if picked.any() else torch.zeros(0, dtype=torch.long)
+    return out, emptied[lenders]
+
+
+def randomize_ignored(images: torch.Tensor, ignore: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image's ignored pixels replaced by the same pixels of another image of the batch."""
+    count = len(images)
+    if count < 2:
+        return images
+    shift = int(torch.randint(1, count, (1,), generator=generator))
+    donors = images[(torch.arange(count) + shift) % count]
+    mask = ignore.unsqueeze(1)
+    return images * (1 - mask) + donors * mask
+
+
+def input_gradient_share(score: torch.Tensor, inputs: torch.Tensor, ignore: torch.Tensor) -> torch.Tensor:
+    """Per image of ``ignore`` (B, S, S; the first B inputs), the share of the squared input gradient of ``score``
+    (e.g. the summed log-probabilities) that falls inside the ignored pixels; 0 where nothing is ignored.
+    ``inputs`` must require grad; the result is differentiable (double backward)."""
+    (gradient,) = torch.autograd.grad(score, inputs, create_graph=True)
+    energy = gradient[: len(ignore)].pow(2).sum(1)
+    return (energy * ignore).flatten(1).sum(1) / energy.flatten(1).sum(1).clamp_min(EPS)
+
+
+def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy towards the uniform distribution minus its minimum log C: 0 when every class is equally likely."""
+    return -F.log_softmax(logits, dim=1).mean(dim=1).mean() - torch.log(torch.tensor(float(logits.shape[1])))

@@ -1,0 +1,73 @@
+import torch
+
+from backend.core.counterfactuals import (
+    input_gradient_share,
+    partners,
+    randomize_ignored,
+    remove_objects,
+    swap_backgrounds,
+    uniform_loss,
+)
+
+
+def _batch():
+    """Four 8x8 images: a constant background per image and a 2x2 object of value 10 + i."""
+    images = torch.zeros(4, 3, 8, 8)
+    objects = torch.zeros(4, 8, 8)
+    for i in range(4):
+        images[i] = float(i)
+        images[i, :, 2:4, 2:4] = 10.0 + i
+        objects[i, 2:4, 2:4] = 1.0
+    return images, objects, torch.tensor([0, 1, 0, 1])
+
+
+def test_removing_an_object_fills_it_with_its_background():
+    images, objects, _ = _batch()
+    emptied = remove_objects(images, objects)
+    for i in range(4):
+        assert torch.allclose(emptied[i], torch.full((3, 8, 8), float(i)))
+
+
+def test_swapped_objects_keep_their_pixels_on_a_background_of_another_class():
+    images, objects, labels = _batch()
+    swapped, blanks = swap_backgrounds(images, objects, labels, share=1.0, generator=torch.Generator().manual_seed(0))
+    for i in range(4):
+        assert torch.equal(swapped[i, :, 2:4, 2:4], images[i, :, 2:4, 2:4])  # the object itself is untouched
+        background = swapped[i, 0, 6, 6].item()
+        assert background != i and int(background) % 2 != labels[i].item() % 2  # another class's background
+    assert len(blanks) >= 2 and all(torch.allclose(b, b[0, 0, 0]) for b in blanks)  # objects removed
+    unchanged, none = swap_backgrounds(images, objects, labels, share=0.0, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(unchanged, images) and len(none) == 0
+
+
+def test_partners_prefer_another_class_and_skip_unusable_images():
+    labels = torch.tensor([0, 0, 1, 1])
+    chosen = partners(labels, torch.tensor([True, True, True, False]), torch.Generator().manual_seed(1))
+    assert chosen[0].item() == 2 and chosen[1].item() == 2 and chosen[2].item() in (0, 1)
+
+
+def test_randomized_regions_come_from_other_images_and_the_rest_stays():
+    images, _, _ = _batch()
+    ignore = torch.zeros(4, 8, 8)
+    ignore[:, :, 6:] = 1.0
+    out = randomize_ignored(images, ignore, torch.Generator().manual_seed(0))
+    assert torch.equal(out[:, :, :, :6], images[:, :, :, :6])
+    assert all(out[i, 0, 0, 7].item() != images[i, 0, 0, 7].item() for i in range(4))
+
+
+def test_input_gradient_share_is_zero_where_nothing_is_ignored_and_positive_where_something_is():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 2, 3, padding=1)
+    inputs = torch.randn(2, 3, 8, 8, requires_grad=True)
+    logits = conv(inputs).mean(dim=(2, 3))
+    ignore = torch.zeros(2, 8, 8)
+    ignore[1, :, :4] = 1.0
+    share = input_gradient_share(torch.log_softmax(logits, 1).sum(), inputs, ignore)
+    assert share[0].item() == 0.0 and 0.2 < share[1].item() < 0.8
+    share[1].backward()  # differentiable: it can train the weights
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+def test_uniform_loss_is_zero_only_for_uniform_predictions():
+    assert uniform_loss(torch.zeros(3, 4)).abs().item() < 1e-6
+    assert uniform_loss(torch.tensor([[5.0, 0.0]])).item() > 0.5
