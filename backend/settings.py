@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from backend.active import STRATEGIES
+from backend.core.cam import ATTENTION
 from backend.core.cam import METHODS as CAM_METHODS
 from backend.core.superpixels import METHODS as SUPERPIXEL_METHODS
 from backend.core.superpixels import SuperpixelParams
@@ -60,7 +61,7 @@ class Settings:
     model_arch: str = "resnet18"
     pretrained_weights: str = "auto"  # auto: cached file, else download; cache: cached file only; none
     image_size: int = 224
-    cam_method: str = "auto"  # auto: CAM for GAP+linear heads, else Grad-CAM; cam | gradcam | gradcam++ | hirescam
+    cam_method: str = "auto"  # auto: A(x) of attention branch networks, CAM for GAP+linear heads, else Grad-CAM
     cam_layer: str = ""  # module name; empty: the last conv block
     superpixels: SuperpixelParams = SuperpixelParams()
     ignore_regions: int = 3
@@ -169,7 +170,7 @@ def _parse(variable: str, raw: str, kind: type) -> Any:
 CHOICES: dict[str, tuple[str, ...]] = {
     "MODEL_ARCH": tuple(ARCHITECTURES),
     "PRETRAINED_WEIGHTS": PRETRAINED_MODES,
-    "CAM_METHOD": ("auto", "cam", *CAM_METHODS),
+    "CAM_METHOD": ("auto", "cam", ATTENTION, *CAM_METHODS),
     "SUPERPIXEL_METHOD": SUPERPIXEL_METHODS,
     "TRAIN_LOSS": LOSSES,
     "TRAIN_BATCHNORM": BATCHNORM_MODES,

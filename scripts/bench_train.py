@@ -1,14 +1,18 @@
 #!/usr/bin/env python
-"""Training throughput (images/s) with cross-entropy only and with each guided loss, in one run.
+"""Training throughput (images/s) with cross-entropy only and with each guided loss or method, in one run.
 
-Prints JSON with images/s per loss and its ratio to cross-entropy only. ``click_gradcam``
-uses Grad-CAM with create_graph=True instead of the exact CAM of the GAP + linear head.
+Every variant warms up first, then the variants alternate for ``--repeats`` rounds and each one's median
+counts, so none carries another's warm-up. Prints JSON with images/s per architecture and variant and the
+ratio to cross-entropy only. ``click_gradcam`` uses Grad-CAM with create_graph=True instead of the exact
+CAM of the GAP + linear head; on an attention branch network every attention term uses A(x).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -27,16 +31,23 @@ VARIANTS = {
     "box": {"loss": "box"},
     "cyborg": {"loss": "cyborg"},
     "copy_replace": {"loss": "copy_replace"},
+    "swap": {"loss": "swap"},
+    "randomize": {"loss": "randomize"},
+    "rrr": {"loss": "rrr"},
+    "reconstruct": {"loss": "reconstruct"},
     "click_gradcam": {"loss": "click", "cam_method": "gradcam"},
 }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--arch", default="resnet18")
+    parser.add_argument("--archs", nargs="+", default=["resnet18", "abn_resnet18"],
+                        help="architectures (an attention branch network trains two heads: see its ce ratio)")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=4, help="timed steps per loss (after one warm-up step)")
+    parser.add_argument("--steps", type=int, default=2, help="timed steps per variant and repeat")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds over all variants (alternating); the median counts")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
@@ -51,21 +62,32 @@ def main() -> None:
         examples.append(Example(task_id=i, image_url="", label=i % 2, positive=[centre], negative=[(5.0, 5.0)],
                                 boxes=[(x0 / args.size * 100, y0 / args.size * 100, x1 / args.size * 100, y1 / args.size * 100)]))
     data = prepare(examples, images, args.size)
-    results = {"arch": args.arch, "size": args.size, "batch_size": args.batch_size, "device": str(device),
-               "torch_threads": torch.get_num_threads(), "images_per_s": {}, "ratio_to_ce": {}}
-    for name, overrides in VARIANTS.items():
-        model = build_model(args.arch, 2)
-        config = TrainConfig(batch_size=args.batch_size, unlabeled_batch=0, **overrides)
-        fine_tune(model, args.arch, data, TrainConfig(**{**config.__dict__, "steps": 1}), device=device)  # warm-up
+    results = {"size": args.size, "batch_size": args.batch_size, "device": str(device), "torch_threads": torch.get_num_threads(),
+               "images_per_s": {}, "ratio_to_ce": {}}
+    runs = [(arch, name) for arch in args.archs for name in args.variants]
+    models = {run: build_model(run[0], 2) for run in runs}
+    configs = {run: TrainConfig(batch_size=args.batch_size, unlabeled_batch=0, **VARIANTS[run[1]]) for run in runs}
+
+    def timed(run: tuple[str, str], steps: int) -> float:
         if device.type == "cuda":
             torch.cuda.synchronize()
         started = time.perf_counter()
-        fine_tune(model, args.arch, data, TrainConfig(**{**config.__dict__, "steps": args.steps}), device=device)
+        fine_tune(models[run], run[0], data, replace(configs[run], steps=steps), device=device)
         if device.type == "cuda":
             torch.cuda.synchronize()
-        results["images_per_s"][name] = round(args.batch_size * args.steps / (time.perf_counter() - started), 2)
-    base = results["images_per_s"]["ce"]
-    results["ratio_to_ce"] = {k: round(v / base, 3) for k, v in results["images_per_s"].items()}
+        return time.perf_counter() - started
+
+    for run in runs:  # every variant warms up before any is timed
+        timed(run, 1)
+    seconds: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    for _ in range(args.repeats):  # variants alternate, so drifts of the machine hit them all alike
+        for run in runs:
+            seconds[run].append(timed(run, args.steps))
+    for arch in args.archs:
+        speed = {name: round(args.batch_size * args.steps / statistics.median(seconds[(arch, name)]), 2) for name in args.variants}
+        results["images_per_s"][arch] = speed
+        if "ce" in speed:
+            results["ratio_to_ce"][arch] = {k: round(v / speed["ce"], 3) for k, v in speed.items()}
     print(json.dumps(results, indent=2))
 
 

@@ -54,14 +54,19 @@ def _frozen(model: nn.Module) -> Iterator[None]:
 
 
 class BaseCAM:
-    """Hooks ``layer`` of ``model``; subclasses implement :meth:`weights`."""
+    """Hooks ``layer`` of ``model``; subclasses implement :meth:`weights`.
+
+    ``embedding_layer``: where the pooled features for ranking come from when not the hooked layer.
+    """
 
     needs_gradients = True
+    normalized = True  # maps are min-max scaled per image; a map that is already in [0, 1] keeps its values
 
-    def __init__(self, model: nn.Module, layer: str):
+    def __init__(self, model: nn.Module, layer: str, embedding_layer: str | None = None):
         self.model = model
         self.layer_name = layer
         self.layer = model.get_submodule(layer)
+        self.embedding_layer = model.get_submodule(embedding_layer) if embedding_layer else None
 
     def weights(self, activations: torch.Tensor, gradients: torch.Tensor | None, targets: torch.Tensor) -> torch.Tensor:
         """Weights of the (B, K, H, W) activations for each image's target class: (B, K) per channel or (B, K, H, W)."""
@@ -85,7 +90,10 @@ class BaseCAM:
             captured.append(output)
             return None
 
-        handle = self.layer.register_forward_hook(hook)
+        pooled: list[torch.Tensor] = []
+        handles = [self.layer.register_forward_hook(hook)]
+        if self.embedding_layer is not None:
+            handles.append(self.embedding_layer.register_forward_hook(lambda _m, _i, output: pooled.append(output.mean(dim=(2, 3)))))
         freeze = contextlib.nullcontext() if differentiable else _frozen(self.model)
         grad_mode = torch.enable_grad() if (differentiable or self.needs_gradients) else torch.no_grad()
         try:
@@ -103,11 +111,12 @@ class BaseCAM:
                     weights = weights[:, :, None, None]
                 raw = F.relu((weights * activations).sum(dim=1))
         finally:
-            handle.remove()
+            for handle in handles:
+                handle.remove()
         size = output_size or tuple(images.shape[-2:])
         maps = F.interpolate(raw.unsqueeze(1), size=size, mode="bilinear", align_corners=False).squeeze(1)
-        maps = normalize_maps(maps)
-        embeddings = activations.mean(dim=(2, 3))
+        maps = normalize_maps(maps) if self.normalized else maps
+        embeddings = pooled[-1] if pooled else activations.mean(dim=(2, 3))
         if not differentiable:
             maps, logits, embeddings = maps.detach(), logits.detach(), embeddings.detach()
         return CAMResult(maps=maps, logits=logits, embeddings=embeddings, targets=targets)
@@ -158,7 +167,19 @@ class CAM(BaseCAM):
         return self.head.weight[targets]
 
 
+class AttentionBranchMap(BaseCAM):
+    """The attention map A(x) of an attention branch network, read from its output (no backward pass): the map
+    the decision is gated with, not an explanation computed afterwards. Kept in its own [0, 1] scale."""
+
+    needs_gradients = False
+    normalized = False
+
+    def weights(self, activations, gradients, targets):  # type: ignore[override]
+        return torch.ones(activations.shape[:2], dtype=activations.dtype, device=activations.device)
+
+
 METHODS: dict[str, type[BaseCAM]] = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM}
+ATTENTION = "attention"  # the method name of AttentionBranchMap
 
 
 def make_cam(model: nn.Module, method: str, layer: str, head: str | None) -> BaseCAM:

@@ -124,12 +124,35 @@ def mask_guidance(maps: torch.Tensor, targets: GuidanceTargets) -> torch.Tensor:
     return outside * targets.has_saliency.to(maps.dtype)
 
 
+def edited_attention(maps: torch.Tensor, targets: GuidanceTargets, radius: float = 0.06) -> torch.Tensor:
+    """The attention map as the annotator edited it: the current map with the object (box or mask) at 1 and all
+    outside it at 0, ignored regions at 0 and a disc of ``radius`` (share of the side) around the focus click at 1."""
+    edited = maps.detach().clone()
+    has_object = targets.has_saliency.view(-1, 1, 1)
+    edited = torch.where(has_object, (targets.saliency > 0.5).to(maps.dtype), edited)
+    edited = torch.where(targets.negative > 0.5, torch.zeros_like(edited), edited)
+    _, h, w = maps.shape
+    ys = (torch.arange(h, device=maps.device, dtype=maps.dtype) + 0.5) / h
+    xs = (torch.arange(w, device=maps.device, dtype=maps.dtype) + 0.5) / w
+    distance = ((xs.view(1, 1, w) - targets.positive[:, 0].view(-1, 1, 1)) ** 2
+                + (ys.view(1, h, 1) - targets.positive[:, 1].view(-1, 1, 1)) ** 2).sqrt()
+    near = (distance <= radius) & targets.has_positive.view(-1, 1, 1)
+    return torch.where(near, torch.ones_like(edited), edited)
+
+
+def reconstruction_guidance(maps: torch.Tensor, targets: GuidanceTargets) -> torch.Tensor:
+    """Attention-map reconstruction (Mitsuhara et al. 2019): mean squared error between the map and its edited
+    version (:func:`edited_attention`); meant for an attention branch's own map A(x), which gates the decision."""
+    return (maps - edited_attention(maps, targets)).pow(2).flatten(1).mean(1)
+
+
 GuidanceFn = Callable[[torch.Tensor, GuidanceTargets], torch.Tensor]
 GUIDANCE: dict[str, GuidanceFn] = {
     "click": click_guidance,
     "box": box_guidance,
     "cyborg": cyborg_guidance,
     "mask": mask_guidance,
+    "reconstruct": reconstruction_guidance,
 }
 
 

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable
 
 import backend  # noqa: F401  (torchvision compatibility first)
 import torch
 from torch import nn
 from torchvision import models
+
+from backend.models.attention_branch import abn_resnet, abn_small_cnn, imagenet_state_for
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class Architecture:
     weights: Any  # torchvision WeightsEnum member with ImageNet weights, None when there are none
     head: str  # attribute path of the final Linear layer
     last_block: str  # default layer for (Grad-)CAM
+    attention_layer: str | None = None  # attention branch networks: the module whose output is A(x)
+    imagenet_keys: Callable[[dict], dict] | None = None  # renames torchvision's ImageNet state dict to this model's
 
 
 class SmallCNN(nn.Module):
@@ -53,6 +58,12 @@ ARCHITECTURES: dict[str, Architecture] = {
         models.mobilenet_v3_small, models.MobileNet_V3_Small_Weights.IMAGENET1K_V1, "classifier.3", "features"
     ),
     "small_cnn": Architecture(SmallCNN, None, "fc", "features"),
+    "abn_small_cnn": Architecture(partial(abn_small_cnn, multi_scale=False), None, "fc", "perception", "branch.attention"),
+    "msabn_small_cnn": Architecture(partial(abn_small_cnn, multi_scale=True), None, "fc", "perception", "branch.attention"),
+    "abn_resnet18": Architecture(lambda num_classes: abn_resnet(models.resnet18(num_classes=num_classes), num_classes, False),
+                                 models.ResNet18_Weights.IMAGENET1K_V1, "fc", "perception", "branch.attention", imagenet_state_for),
+    "msabn_resnet18": Architecture(lambda num_classes: abn_resnet(models.resnet18(num_classes=num_classes), num_classes, True),
+                                   models.ResNet18_Weights.IMAGENET1K_V1, "fc", "perception", "branch.attention", imagenet_state_for),
 }
 
 

@@ -64,9 +64,20 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return payload
 
 
-def load_weights(model: nn.Module, arch: str, state_dict: dict[str, torch.Tensor], num_classes: int) -> bool:
-    """Load ``state_dict``; when only the head's size differs, keep a fresh head. True if the head was kept."""
+def load_weights(model: nn.Module, arch: str, state_dict: dict[str, torch.Tensor], num_classes: int,
+                 partial: bool = False) -> bool:
+    """Load ``state_dict``; when only the head's size differs, keep a fresh head. True if the head was kept.
+
+    ``partial``: the weights cover only the backbone (ImageNet weights of an attention branch network, whose
+    branches start fresh); every key they hold must fit.
+    """
     head = architecture(arch).head
+    if partial:
+        state_dict = {k: v for k, v in state_dict.items() if not k.startswith(f"{head}.")}
+        _, unexpected = model.load_state_dict(state_dict, strict=False)
+        if unexpected:
+            raise CheckpointError(f"checkpoint does not fit {arch}: unexpected {unexpected[:3]}")
+        return False
     head_weight = state_dict.get(f"{head}.weight")
     if head_weight is not None and head_weight.shape[0] != num_classes:
         state_dict = {k: v for k, v in state_dict.items() if not k.startswith(f"{head}.")}

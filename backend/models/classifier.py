@@ -47,12 +47,13 @@ def _imagenet_state_dict(arch: str, mode: str) -> dict[str, torch.Tensor] | None
     if mode == "none" or architecture(arch).weights is None:
         return None
     cached = cached_imagenet_file(arch)
+    rename = architecture(arch).imagenet_keys or (lambda state: state)
     if cached.is_file():
-        return read_checkpoint(cached)["state_dict"]
+        return rename(read_checkpoint(cached)["state_dict"])
     if mode != "auto":
         return None
     try:
-        return architecture(arch).weights.get_state_dict(progress=False)
+        return rename(architecture(arch).weights.get_state_dict(progress=False))
     except Exception as exc:  # offline hosts: URLError, timeouts, hash mismatch
         logger.warning("could not download ImageNet weights for %s: %s", arch, exc)
         return None
@@ -101,7 +102,7 @@ def load_classifier(store: ModelStore, classes: tuple[str, ...], model_path: str
     model = build_model(arch, len(classes))
     state = _imagenet_state_dict(arch, pretrained)
     if state is not None:
-        load_weights(model, arch, state, len(classes))
+        load_weights(model, arch, state, len(classes), partial=architecture(arch).imagenet_keys is not None)
         return Classifier(model.eval(), arch, tuple(classes), image_size, f"base-{arch}-imagenet", "imagenet")
     logger.warning(
         "no saved version, no MODEL_PATH and no ImageNet weights for %s: "

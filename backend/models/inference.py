@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.core.cam import BaseCAM, make_cam
+from backend.core.cam import ATTENTION, AttentionBranchMap, BaseCAM, make_cam
 from backend.models.architectures import architecture
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -31,9 +31,15 @@ def to_batch(images: list[np.ndarray], size: int) -> torch.Tensor:
 def model_cam(model: nn.Module, arch: str, method: str = "auto", layer: str = "", prefix: str = "") -> BaseCAM:
     """The attention method ``method`` on ``model`` at ``layer`` (default: the architecture's last conv block).
 
+    Attention branch networks answer ``auto`` (and ``attention``) with their own map A(x).
+
     ``prefix``: where the architecture sits inside ``model`` (``"module."`` for a DistributedDataParallel wrapper).
     """
     spec = architecture(arch)
+    if spec.attention_layer and method in ("auto", ATTENTION):  # the map the model's decision is gated with
+        return AttentionBranchMap(model, prefix + spec.attention_layer, embedding_layer=prefix + spec.last_block)
+    if method == ATTENTION:
+        raise ValueError(f"CAM_METHOD 'attention' needs an attention branch network; {arch} has none")
     return make_cam(model, method, prefix + (layer or spec.last_block), prefix + spec.head)
 
 

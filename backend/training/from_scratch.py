@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from backend.models.architectures import build_model
 from backend.models.inference import to_batch
+from backend.training.trainer import branch_cross_entropy
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def train_from_scratch(
     for epoch in range(epochs):
         started, total, seen = time.perf_counter(), 0.0, 0
         for index in torch.randperm(len(targets), generator=generator).split(batch_size):
-            loss = F.cross_entropy(model(inputs[index]), targets[index])
+            loss = F.cross_entropy(model(inputs[index]), targets[index]) + branch_cross_entropy(model, targets[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

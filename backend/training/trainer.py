@@ -26,9 +26,8 @@ logger = logging.getLogger(__name__)
 # A loss is an input change (what the model sees) and a term added to the cross-entropy (what it is penalised for):
 # "swap" = swap + ce, "click" = click term alone, "swap+click" = both. "dfr" retrains only the last layer.
 AUGMENTATIONS = ("copy_replace", "swap", "randomize")
-TERMS = ("ce", "auto", *GUIDANCE, "rrr")
 LOSSES = ("auto", "ce", "copy_replace", *GUIDANCE, "swap", "randomize", "rrr", "dfr",
-          *(f"{a}+{t}" for a in ("swap", "randomize") for t in ("auto", "click", "box", "cyborg", "rrr")))
+          *(f"{a}+{t}" for a in ("swap", "randomize", "copy_replace") for t in ("auto", "click", "box", "cyborg", "rrr", "reconstruct")))
 BATCHNORM_MODES = ("train", "frozen")
 
 
@@ -61,6 +60,16 @@ class TrainConfig:
     counterfactual_share: float = 0.75  # swap: share of the annotated images of a batch shown on another background
 
 
+def branch_cross_entropy(model: nn.Module, labels: torch.Tensor) -> torch.Tensor:
+    """An attention branch network's second term: cross-entropy of its attention branch's class scores from the
+    last forward pass (0 for other models)."""
+    scores = getattr(model, "attention_logits", None)
+    known = labels >= 0
+    if scores is None or not known.any():
+        return torch.zeros((), device=labels.device)
+    return F.cross_entropy(scores[known].float(), labels[known])
+
+
 UNIFORM = -2  # label of an emptied background: trained towards a uniform prediction
 DFR_ROUNDS, DFR_LR = 8, 1e-2  # last-layer retraining: counterfactual draws of every annotated image, Adam step size
 
@@ -78,6 +87,7 @@ def _guidance(loss: str, maps: torch.Tensor, targets: GuidanceTargets) -> torch.
         "box": targets.has_box,
         "cyborg": targets.has_saliency,
         "mask": targets.has_saliency,
+        "reconstruct": targets.has_saliency | targets.has_negative | targets.has_positive,
     }[loss]
     return _mean_where(GUIDANCE[loss](maps, targets), flags.float())
 
@@ -174,6 +184,7 @@ def fine_tune(
                 guidance = torch.zeros((), device=device)
             ce_logits, ce_labels = logits[labels >= 0], labels[labels >= 0]
             classification = F.cross_entropy(ce_logits.float(), ce_labels) if len(ce_labels) else torch.zeros((), device=device)
+            classification = classification + branch_cross_entropy(model, labels)
             loss = w_g * guidance + w_c * classification if penalised else classification
             if len(blanks):
                 loss = loss + (w_c if penalised else 1.0) * uniform_loss(logits[labels == UNIFORM].float())

@@ -73,3 +73,15 @@ def test_load_newest_skips_an_unreadable_version(tmp_path):
     store.path("v0002").write_bytes(b"\0" * 100)
     loaded = load_newest(store, CLASSES)
     assert loaded.version == "v0001" and torch.equal(loaded.model.fc.weight, good.fc.weight)
+
+
+def test_imagenet_weights_initialise_the_backbone_of_an_attention_branch_network(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    imagenet = build_model("resnet18", 1000, seed=7)
+    cached = cached_imagenet_file("abn_resnet18")
+    cached.parent.mkdir(parents=True)
+    torch.save(imagenet.state_dict(), cached)
+    loaded = load_classifier(ModelStore(tmp_path), CLASSES, arch="msabn_resnet18", pretrained="cache")
+    assert loaded.source == "imagenet" and loaded.model.fc.out_features == 3
+    assert torch.equal(loaded.model.blocks[0].conv1.weight, imagenet.conv1.weight)
+    assert torch.equal(loaded.model.perception[0].conv1.weight, imagenet.layer4[0].conv1.weight)
