@@ -77,6 +77,7 @@ class Settings:
     max_image_bytes: int = 50 * 1024 * 1024
     image_timeout: float = 10.0
     max_tasks_per_request: int = 1000  # /predict refuses more (Label Studio gives up after ML_TIMEOUT_PREDICT anyway)
+    model_cache_size: int = 8  # loaded models (project x labeling config) a worker keeps, least recently used leave first
     train: TrainConfig = TrainConfig()  # its cam_method and cam_layer always follow CAM_METHOD and CAM_LAYER
     train_launcher: str = ""  # e.g. "torchrun --standalone --nproc-per-node 4": run training under it (DDP)
     sal_change_point: str = ""  # SAL on: "auto", a count ("40") or a fraction of the project's tasks ("0.2", "20%")
@@ -182,7 +183,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "LABEL_STUDIO_TIMEOUT": (1e-3, None), "IMAGE_SIZE": (8, None), "SUPERPIXEL_SEGMENTS": (1, None),
     "SUPERPIXEL_SIZE": (8, None), "SUPERPIXEL_COMPACTNESS": (1e-6, None), "IGNORE_REGIONS": (0, None),
     "IGNORE_THRESHOLD": (0, 1), "HEAT_FLOOR": (0, 0.999), "PREDICT_BATCH_SIZE": (1, None), "MAX_IMAGE_PIXELS": (1, None),
-    "MAX_IMAGE_BYTES": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "MAX_TASKS_PER_REQUEST": (1, None),
+    "MAX_IMAGE_BYTES": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "MAX_TASKS_PER_REQUEST": (1, None), "MODEL_CACHE_SIZE": (1, None),
     "TRAIN_LR": (1e-12, None), "TRAIN_STEPS": (1, None), "TRAIN_BATCH_SIZE": (1, None), "TRAIN_UNLABELED_BATCH": (0, None),
     "TRAIN_GUIDANCE_WEIGHT": (0, None), "CYBORG_ALPHA": (0, 1), "TRAIN_CLASS_WEIGHT": (0, None), "TRAIN_SEED": (0, None),
     "TRAIN_EVERY": (0, None), "KEEP_VERSIONS": (1, None), "QUEUE_BATCH_SIZE": (1, None),

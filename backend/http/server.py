@@ -35,7 +35,10 @@ class PayloadError(ValueError):
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise PayloadError("request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise PayloadError("request body must be a JSON object")
     return body

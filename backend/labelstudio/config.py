@@ -44,8 +44,10 @@ class LabelConfig:
 
     @property
     def digest(self) -> str:
-        """Short hash of the config, to key caches."""
-        return hashlib.sha1(self.xml.encode()).hexdigest()[:12]
+        """Short hash of what the backend reads from the config (not its raw XML: the same config with other
+        whitespace or attribute order is the same), to key caches."""
+        fields = {k: v for k, v in self.__dict__.items() if k != "xml"}
+        return hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:12]
 
     @property
     def interface(self) -> LabelInterface:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import posixpath
 import socket
 import warnings
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ import numpy as np
 import requests
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-LS_PATH_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/uploaded/", "/tasks/")
+LS_PATH_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/uploaded/", "/tasks/")  # Label Studio's media
+MAX_URL_LENGTH = 4096
 
 
 class ImageError(ValueError):
@@ -53,6 +55,7 @@ class ImageFetcher:
         self.access = access
         self.session = session or requests.Session()
         self.ls_url = access.label_studio_url.rstrip("/")
+        self.ls_scheme = urlparse(self.ls_url).scheme.lower() if self.ls_url else ""
         self.ls_host = urlparse(self.ls_url).netloc.lower() if self.ls_url else ""
 
     def load(self, url: str) -> np.ndarray:
@@ -62,8 +65,15 @@ class ImageFetcher:
         return decode_image(self.read_bytes(url.strip()), self.access.max_pixels)
 
     def read_bytes(self, url: str) -> bytes:
-        parsed = urlparse(url)
+        check_reference(url)
+        try:
+            parsed = urlparse(url)
+            parsed.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError as exc:
+            raise ImageError(f"malformed image URL: {exc}") from None
         if parsed.scheme in ("http", "https"):
+            if parsed.username is not None or parsed.password is not None:
+                raise ImageError("image URLs with user information (user:password@host) are refused")
             if parsed.path.startswith("/data/local-files/") and self.access.document_root:
                 if parsed.netloc.lower() == self.ls_host:
                     return self._local_files(parsed.query)
@@ -85,21 +95,33 @@ class ImageFetcher:
         return self._local_path(relative)
 
     def _local_path(self, path: str) -> bytes:
+        check_reference(path)
         root = self.access.document_root
         candidate = Path(path) if Path(path).is_absolute() or not root else Path(root) / path
-        resolved = candidate.resolve()
+        try:
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError) as exc:  # symlink loops, names too long
+            raise ImageError(f"image path cannot be resolved: {type(exc).__name__}") from None
         if root and not resolved.is_relative_to(Path(root).resolve()):
             raise ImageError(f"image path '{path}' is outside LOCAL_FILES_DOCUMENT_ROOT")
-        if not resolved.is_file():
-            raise ImageError(f"image file not found: '{path}'")
-        if resolved.stat().st_size > self.access.max_bytes:
-            raise ImageError(f"image file '{path}' is larger than MAX_IMAGE_BYTES")
-        return resolved.read_bytes()
+        try:
+            if not resolved.is_file():
+                raise ImageError(f"image file not found: '{path}'")
+            if resolved.stat().st_size > self.access.max_bytes:
+                raise ImageError(f"image file '{path}' is larger than MAX_IMAGE_BYTES")
+            return resolved.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"image file cannot be read: {type(exc).__name__}") from None
 
     def _http(self, url: str, host: str) -> bytes:
         headers = {}
-        hostname = urlparse(url).hostname or ""
+        parsed = urlparse(url)
+        hostname = parsed.hostname or ""
         if host and host == self.ls_host:
+            path = posixpath.normpath(unquote(parsed.path))
+            if parsed.scheme != self.ls_scheme or not (path + "/").startswith(LS_PATH_PREFIXES):
+                raise ImageError(f"only Label Studio's media paths over {self.ls_scheme} are fetched from its host, not "
+                                 f"{parsed.scheme}://{host}{path[:100]}")
             if self.access.api_key:
                 headers["Authorization"] = f"Token {self.access.api_key}"
         elif hostname.lower() in self.access.allowed_hosts:
@@ -124,6 +146,15 @@ class ImageFetcher:
                 return b"".join(chunks)
         except requests.RequestException as exc:
             raise ImageError(f"cannot fetch {display}: {type(exc).__name__}") from None
+
+
+def check_reference(reference: str) -> None:
+    """ImageError for image references no image can have: NUL bytes, backslashes, control characters, thousands of
+    characters (a reference is logged and stored with every annotation)."""
+    if len(reference) > MAX_URL_LENGTH:
+        raise ImageError(f"image reference of {len(reference)} characters (at most {MAX_URL_LENGTH})")
+    if "\\" in reference or any(ord(c) < 32 for c in reference):
+        raise ImageError("image reference with a NUL byte, a backslash or another control character")
 
 
 def decode_image(data: bytes, max_pixels: int) -> np.ndarray:

@@ -29,6 +29,7 @@ class Manifest:
     created: float = field(default_factory=time.time)
     annotation_count: int = 0
     metrics: dict[str, Any] = field(default_factory=dict)
+    checksum: str = ""  # SHA-256 of model.pt, written by ModelStore.save and checked on every load
 
 
 def checkpoint_payload(state_dict: dict[str, torch.Tensor], manifest: Manifest) -> dict[str, Any]:
@@ -61,6 +62,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} holds {type(payload).__name__}, not a state dict")
     if "state_dict" not in payload:
         payload = {"state_dict": payload}
+    broken = [k for k, v in payload["state_dict"].items() if isinstance(v, torch.Tensor) and v.is_floating_point()
+              and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise CheckpointError(f"checkpoint {path} has non-finite weights in {broken[:3]}")
     return payload
 
 
@@ -92,10 +97,15 @@ def load_weights(model: nn.Module, arch: str, state_dict: dict[str, torch.Tensor
     return True
 
 
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """Short SHA-1 of a file's bytes: names a user checkpoint's version so a changed file is a new version."""
-    digest = hashlib.sha1()
+def file_digest(path: str | os.PathLike[str], algorithm: str = "sha1", length: int = 8) -> str:
+    """Hex digest of a file's bytes; the short SHA-1 names a user checkpoint's version (a changed file is a new one)."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()[:8]
+    return digest.hexdigest()[:length]
+
+
+def checksum(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 a version's manifest records for its model.pt."""
+    return file_digest(path, "sha256", 64)

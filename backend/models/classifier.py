@@ -67,7 +67,7 @@ def load_newest(store: ModelStore, classes: tuple[str, ...]) -> Classifier | Non
                            manifest.classes, classes)
             return None
         try:
-            payload = read_checkpoint(store.path(manifest.version))
+            payload = read_checkpoint(store.verified_path(manifest))
             model = build_model(manifest.arch, len(classes))
             load_weights(model, manifest.arch, payload["state_dict"], len(classes))
         except (CheckpointError, ValueError) as exc:

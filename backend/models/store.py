@@ -11,12 +11,12 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 
-from backend.models.checkpoints import Manifest, checkpoint_payload
+from backend.models.checkpoints import CheckpointError, Manifest, checkpoint_payload, checksum
 
 MODEL_FILE = "model.pt"
 MANIFEST_FILE = "manifest.json"
@@ -49,6 +49,14 @@ class ModelStore:
     def path(self, version: str) -> Path:
         return self.folder / version / MODEL_FILE
 
+    def verified_path(self, manifest: Manifest) -> Path:
+        """The version's model.pt after checking it against the manifest's checksum (CheckpointError when it
+        changed since it was written: bit rot, a partial copy, tampering)."""
+        path = self.path(manifest.version)
+        if manifest.checksum and checksum(path) != manifest.checksum:
+            raise CheckpointError(f"{manifest.version}/{MODEL_FILE} does not match its manifest's checksum")
+        return path
+
     def next_version(self) -> str:
         """The name after the highest ``vNNNN``."""
         numbers = [int(m.group(1)) for v in self.versions() if (m := re.match(r"v(\d+)$", v.version))]
@@ -74,6 +82,7 @@ class ModelStore:
         tmp = Path(tempfile.mkdtemp(prefix=PARTIAL_PREFIX, dir=self.folder))
         try:
             torch.save(checkpoint_payload(state_dict, manifest), tmp / MODEL_FILE)
+            manifest = replace(manifest, checksum=checksum(tmp / MODEL_FILE))
             (tmp / MANIFEST_FILE).write_text(json.dumps(asdict(manifest), indent=2))
             os.replace(tmp, target)
         except BaseException:

@@ -10,6 +10,7 @@ from typing import Any
 from backend.labelstudio.annotations import parse_task
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.events import TRAINING_EVENTS
+from backend.labelstudio.images import ImageError, check_reference
 from backend.service.scheduler import TrainingScheduler
 from backend.settings import Settings
 from backend.storage.journal import AnnotationJournal
@@ -36,6 +37,13 @@ def record_event(settings: Settings, project: object, config: LabelConfig, event
         annotation, task = data.get("annotation"), data.get("task")
         if not isinstance(annotation, dict) or not isinstance(task, dict) or task.get("id") is None:
             raise EventError(f"{event} needs 'annotation' and 'task' objects")
+        reference = task.get("data", {}).get(config.image_key) if isinstance(task.get("data"), dict) else None
+        if not isinstance(reference, str):
+            raise EventError(f"{event}: the task has no '{config.image_key}' string in its data")
+        try:  # a reference no image can have would be recorded and fail every later run
+            check_reference(reference)
+        except ImageError as exc:
+            raise EventError(f"{event}: {exc}") from None
         problems = parse_task(task, [annotation], config, settings.annotation_policy).messages
         changes, due = journal.upsert(task, annotation, config.xml, settings.train_every)
         if not due:

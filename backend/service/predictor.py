@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,18 @@ logger = logging.getLogger(__name__)
 
 class TaskError(ValueError):
     """A task cannot be predicted; the other tasks of the request still are."""
+
+
+LOGGED_CHARACTERS = 300  # a hostile reference must not write megabytes into the log
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= LOGGED_CHARACTERS else text[:LOGGED_CHARACTERS] + f"... ({len(text)} characters)"
+
+
+def _task_id(task: object, index: int) -> str:
+    return _short(task.get("id")) if isinstance(task, dict) else str(index)
 
 
 class Predictor:
@@ -79,7 +92,10 @@ class Predictor:
         analyses = self.analyzer.analyze(images) if images else []
         suggestions = self._suggested_saliency(images, analyses)
         for (i, image), analysis, suggestion in zip(readable, analyses, suggestions):
-            predictions[i] = self.prediction_for(image, analysis, suggestion)
+            try:
+                predictions[i] = self.prediction_for(image, analysis, suggestion)
+            except Exception as exc:  # one task's failure leaves the others answered
+                logger.error("task %s: no prediction: %s", _task_id(tasks[i], i), _short(exc))
         queue = self._queue()
         for task, prediction in zip(tasks, predictions):
             if queue is not None and prediction["result"] and str(task.get("id")) in queue.scores:
@@ -102,7 +118,9 @@ class Predictor:
             try:
                 readable.append((i, self.fetcher.load(self.image_url(task))))
             except (ImageError, TaskError) as exc:
-                logger.error("task %s: %s", task.get("id") if isinstance(task, dict) else i, exc)
+                logger.error("task %s: %s", _task_id(task, i), _short(exc))
+            except Exception as exc:  # whatever a hostile reference does, it costs this task only
+                logger.error("task %s: image cannot be read: %s", _task_id(task, i), _short(exc))
         return readable
 
     def _queue(self) -> Queue | None:
@@ -128,6 +146,8 @@ class Predictor:
 
     def prediction_for(self, image: np.ndarray, analysis: Analysis, suggestion: np.ndarray | None = None) -> dict:
         """The Label Studio prediction of one analysed image (with SAL's suggested object region when given)."""
+        if not np.all(np.isfinite(analysis.probabilities)) or not np.all(np.isfinite(analysis.attention)):
+            raise TaskError("the model gave non-finite outputs")
         size = image.shape[:2]
         config, s = self.label_config, self.settings
         result = choice_region(config, analysis)
@@ -145,11 +165,15 @@ class Predictor:
 
 
 class PredictorCache:
-    """One :class:`Predictor` per project and config in this worker; a new version on disk replaces it."""
+    """One :class:`Predictor` per project and config in this worker; a new version on disk replaces it.
+
+    At most ``MODEL_CACHE_SIZE`` are kept, the least recently used leaving first, so a worker's memory is bounded
+    whatever projects and configs arrive.
+    """
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._predictors: dict[tuple[str, str], Predictor] = {}
+        self._predictors: OrderedDict[tuple[str, str], Predictor] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, project: object, label_config: str | LabelConfig) -> Predictor:
@@ -164,6 +188,9 @@ class PredictorCache:
                 predictor = Predictor(folder, config, self.settings)
                 predictor.setup()
                 self._predictors[key] = predictor
+            self._predictors.move_to_end(key)
+            while len(self._predictors) > self.settings.model_cache_size:
+                self._predictors.popitem(last=False)
             return predictor
 
     def versions(self, project: object = None) -> dict[str, list[str]]:

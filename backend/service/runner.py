@@ -26,6 +26,7 @@ from backend.storage.project_dir import ProjectDir
 from backend.storage.run_lock import RunLock
 
 logger = logging.getLogger(__name__)
+STATUS_TEXT = 500  # characters of an error kept in train_status.json
 
 
 def launch_training(project: ProjectDir, settings: Settings) -> RunResult:
@@ -55,7 +56,7 @@ def _reorder_queue(project: ProjectDir, settings: Settings, result: RunResult, s
         status.update(queue_version=queue.version, queue_error="")
     except Exception as exc:  # Label Studio unreachable, project gone: the model is saved all the same
         logger.exception("project %s: could not re-order the Label Studio queue", project.key)
-        status.update(queue_error=f"{type(exc).__name__}: {exc}")
+        status.update(queue_error=f"{type(exc).__name__}: {exc}"[:STATUS_TEXT])
 
 
 def _run_pending(project: ProjectDir, settings: Settings) -> None:
@@ -72,7 +73,8 @@ def _run_pending(project: ProjectDir, settings: Settings) -> None:
             status.update(state="idle", message=str(exc))
         except Exception as exc:  # a failed run must leave the served model alone and say why
             logger.exception("project %s: training failed", project.key)
-            status.update(state="failed", failures=status.get("failures", 0) + 1, last_error=f"{type(exc).__name__}: {exc}")
+            status.update(state="failed", failures=status.get("failures", 0) + 1,
+                          last_error=f"{type(exc).__name__}: {exc}"[:STATUS_TEXT])
         else:
             status.update(state="idle", runs=status.get("runs", 0) + 1, last_version=result.manifest.version, message="")
             _reorder_queue(project, settings, result, status)

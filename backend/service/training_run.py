@@ -81,15 +81,16 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
     for entry in journal["tasks"].values():
         parsed = parse_task(entry["task"], entry["annotations"], config, settings.annotation_policy)
         for message in parsed.messages:
-            logger.warning("project %s: %s", project.key, message)
+            logger.warning("project %s: %.300s", project.key, message)
         if parsed.example is None:
             continue
         if parsed.example.label is not None:
             labels[parsed.example.task_id] = parsed.example.label
         try:
             images.append(fetcher.load(parsed.example.image_url))
-        except ImageError as exc:
-            logger.warning("project %s: task %s skipped: %s", project.key, parsed.example.task_id, exc)
+        except Exception as exc:  # one unreadable or hostile example never fails the run
+            logger.warning("project %s: task %.100s skipped: %.300s", project.key, parsed.example.task_id,
+                           exc if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}")
             continue
         examples.append(parsed.example)
     if not examples:

@@ -57,8 +57,37 @@ def test_http_errors_are_clear_and_hide_the_token(image_server):
     url, _ = image_server
     fetcher = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key="secret-token").image_access)
     with pytest.raises(ImageError, match="HTTP 404") as info:
-        fetcher.load(f"{url}/missing.png?token=abc")
+        fetcher.load(f"{url}/data/local-files/missing.png?token=abc")
     assert "secret-token" not in str(info.value) and "abc" not in str(info.value)
+
+
+class _NoNetwork:
+    """A session that fails the test if anything is fetched."""
+
+    def get(self, *args, **kwargs):
+        raise AssertionError(f"fetched {args[0]}")
+
+
+def test_the_token_goes_only_to_media_paths_over_the_configured_scheme():
+    access = Settings(label_studio_url="https://ls.example.org", label_studio_api_key="secret-token").image_access
+    fetcher = ImageFetcher(access, session=_NoNetwork())
+    for url in ("http://ls.example.org/data/upload/1/a.png",  # plain http to the https host
+                "https://ls.example.org/tasks/../api/current-user/token",  # a path that walks out of the media
+                "https://ls.example.org/data/upload/%2e%2e/%2e%2e/api/current-user/token",
+                "https://ls.example.org/api/projects/"):
+        with pytest.raises(ImageError, match="media paths") as info:
+            fetcher.load(url)
+        assert "secret-token" not in str(info.value)
+
+
+def test_user_information_and_backslashes_cannot_smuggle_another_host():
+    fetcher = ImageFetcher(Settings(allowed_image_hosts=("8.8.8.8",)).image_access, session=_NoNetwork())
+    with pytest.raises(ImageError, match="backslash"):
+        fetcher.load("http://127.0.0.1:1\\@8.8.8.8/x.png")  # urlparse sees 8.8.8.8, requests would connect to 127.0.0.1
+    with pytest.raises(ImageError, match="user information"):
+        fetcher.load("http://127.0.0.1:1@8.8.8.8/x.png")
+    with pytest.raises(ImageError, match="malformed"):
+        fetcher.load("http://[::1/x.png")
 
 
 def test_other_hosts_are_refused():

@@ -43,3 +43,12 @@ def test_file_digest_changes_with_the_bytes(tmp_path):
     first = file_digest(path)
     path.write_bytes(b"two")
     assert len(first) == 8 and file_digest(path) != first
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    model = build_model("small_cnn", 2)
+    with torch.no_grad():
+        model.fc.weight[0, 0] = float("nan")
+    save_checkpoint(model, tmp_path / "nan.pt", "small_cnn", ["a", "b"], 64, "v")
+    with pytest.raises(CheckpointError, match="non-finite"):
+        read_checkpoint(tmp_path / "nan.pt")

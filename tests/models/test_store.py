@@ -36,3 +36,23 @@ def test_next_version_and_prune_keep_the_newest(tmp_path):
     assert [m.version for m in store.versions()] == ["v0003", "v0004"]
     store.prune(0)  # never the newest one
     assert [m.version for m in store.versions()] == ["v0004"]
+
+
+def test_a_version_changed_after_it_was_written_is_skipped(tmp_path):
+    import os
+
+    import torch
+
+    from backend.models.classifier import load_newest
+
+    store = ModelStore(tmp_path)
+    first, second = build_model("small_cnn", 3, seed=1), build_model("small_cnn", 3, seed=2)
+    store.save(first.state_dict(), _manifest("v0001", 1.0))
+    store.save(second.state_dict(), _manifest("v0002", 2.0))
+    assert len(store.latest().checksum) == 64
+    path = store.path("v0002")
+    with open(path, "r+b") as handle:  # 4 kB of random bytes in the middle: often still a loadable zip
+        handle.seek(os.path.getsize(path) // 2)
+        handle.write(os.urandom(4096))
+    loaded = load_newest(store, tuple(CLASSES))
+    assert loaded.version == "v0001" and torch.equal(loaded.model.fc.weight, first.fc.weight)

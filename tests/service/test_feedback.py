@@ -55,3 +55,13 @@ def test_deleting_the_last_annotation_does_not_train(biased_project, requests_ma
     assert record_event(settings, 3, config, "ANNOTATIONS_DELETED", {"annotations": [1001]}) == {"status": "recorded", "removed": 1}
     assert record_event(settings, 3, config, "START_TRAINING", {})["status"] == "started"
     assert requests_made == ["3", "3"]
+
+
+@pytest.mark.parametrize("reference", ["images/test/00000.png\x00", "x" * 10_000_000, "a\\b.png"])
+def test_a_poisoned_reference_is_refused_before_anything_is_written(biased_project, requests_made, reference):
+    data, settings, xml = biased_project
+    event = click_event(data, xml, 0, 3)
+    event["task"]["data"]["image"] = reference
+    with pytest.raises(EventError, match="image reference"):
+        record_event(settings, 3, LabelConfig.parse(xml), "ANNOTATION_CREATED", event)
+    assert not ProjectDir(settings.model_dir, 3).journal.exists() and requests_made == []

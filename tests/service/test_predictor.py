@@ -72,3 +72,14 @@ def test_a_corrupt_newest_version_is_skipped_and_the_previous_one_serves(setting
     assert manager.get(5, label_config_xml) is served  # not reloaded at every request
     store.save(state, Manifest(version="v0004", arch="resnet18", classes=classes, image_size=64))
     assert manager.get(5, label_config_xml).model_version == "v0004"
+
+
+def test_the_cache_is_keyed_by_the_parsed_config_and_bounded(settings, label_config_xml):
+    cache = PredictorCache(settings.updated(model_cache_size=2))
+    first = cache.get(1, label_config_xml)
+    for spaces in range(1, 20):  # the same config with other whitespace: the same model, no new memory
+        assert cache.get(1, label_config_xml.replace("<View>", "<View>" + " " * spaces)) is first
+    cache.get(2, label_config_xml)
+    cache.get(3, label_config_xml)
+    assert len(cache._predictors) == 2 and ("1", first.label_config.digest) not in cache._predictors
+    assert cache.get(1, label_config_xml) is not first  # it left, and comes back loaded anew

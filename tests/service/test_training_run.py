@@ -24,3 +24,22 @@ def test_training_goes_on_when_label_studio_cannot_be_reached(env, caplog):
     assert manifest.version == "v0001" and manifest.annotation_count == 1 and result.labels == {0: 0}
     assert "could not read annotations from Label Studio" in caplog.text and "never-logged-token" not in caplog.text
     assert time.time() - started < 60
+
+
+def test_a_bad_example_in_the_journal_is_skipped_not_fatal(env, caplog):
+    import logging
+
+    from backend.evaluation.annotators import click_event
+    from backend.storage.journal import AnnotationJournal
+
+    data, settings, xml = env
+    journal = AnnotationJournal(folder_of(settings))
+    good = click_event(data, xml, 0, 8)
+    journal.upsert(good["task"], good["annotation"], xml, train_every=0)
+    bad = click_event(data, xml, 1, 8)  # recorded before references were checked at the webhook
+    bad["task"]["data"]["image"] = "/data/local-files/?d=images/x.png\x00" + "y" * 5_000_000
+    journal.upsert(bad["task"], bad["annotation"], xml, train_every=0)
+    with caplog.at_level(logging.WARNING):
+        result = training_run.run_training(folder_of(settings), settings)
+    assert result.manifest.annotation_count == 1
+    assert "skipped" in caplog.text and max(len(r.getMessage()) for r in caplog.records) < 2000
