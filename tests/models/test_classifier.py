@@ -21,12 +21,18 @@ def test_random_init_is_deterministic_and_warns(tmp_path, caplog):
         assert torch.equal(a, b)
 
 
-def test_cached_imagenet_weights_load_without_network(tmp_path, monkeypatch):
+def _cached_imagenet(tmp_path, monkeypatch, arch: str) -> torch.nn.Module:
+    """A torchvision ResNet-18 with random weights, put where torch hub keeps ``arch``'s ImageNet weights."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     imagenet = build_model("resnet18", 1000, seed=7)
-    cached = cached_imagenet_file("resnet18")
+    cached = cached_imagenet_file(arch)
     cached.parent.mkdir(parents=True)
     torch.save(imagenet.state_dict(), cached)
+    return imagenet
+
+
+def test_cached_imagenet_weights_load_without_network(tmp_path, monkeypatch):
+    imagenet = _cached_imagenet(tmp_path, monkeypatch, "resnet18")
     loaded = load_classifier(ModelStore(tmp_path), CLASSES, pretrained="cache")
     assert loaded.source == "imagenet"
     assert torch.equal(loaded.model.conv1.weight, imagenet.conv1.weight)
@@ -76,11 +82,7 @@ def test_load_newest_skips_an_unreadable_version(tmp_path):
 
 
 def test_imagenet_weights_initialise_the_backbone_of_an_attention_branch_network(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    imagenet = build_model("resnet18", 1000, seed=7)
-    cached = cached_imagenet_file("abn_resnet18")
-    cached.parent.mkdir(parents=True)
-    torch.save(imagenet.state_dict(), cached)
+    imagenet = _cached_imagenet(tmp_path, monkeypatch, "abn_resnet18")
     loaded = load_classifier(ModelStore(tmp_path), CLASSES, arch="msabn_resnet18", pretrained="cache")
     assert loaded.source == "imagenet" and loaded.model.fc.out_features == 3
     assert torch.equal(loaded.model.blocks[0].conv1.weight, imagenet.conv1.weight)
