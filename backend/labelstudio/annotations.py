@@ -163,7 +163,11 @@ def parse_task(task: dict, annotations: list[dict] | None, config: LabelConfig, 
     example = Example(task_id=task.get("id"), image_url=url, annotation_id=chosen[-1].get("id"))
     reader = _RegionReader(config, example, messages)
     for annotation in chosen:
-        for region in annotation.get("result") or []:
+        regions = annotation.get("result") or []
+        if not isinstance(regions, list):
+            messages.append(f"task {task.get('id')}: annotation {annotation.get('id')} has a 'result' that is not a list")
+            continue
+        for region in regions:
             reader.read(region)
     if example.label is None and not example.has_guidance:
         return Parsed(None, messages + [f"task {task.get('id')}: annotation has neither a class nor guidance"])

@@ -93,3 +93,9 @@ def test_tasks_without_image_or_annotation():
     assert parse_task({"id": 1}, [], CONFIG).example is None
     assert "no usable annotation" in parse_task(TASK, [], CONFIG).messages[-1]
     assert "neither a class nor guidance" in parse_task(TASK, [_annotation([])], CONFIG).messages[-1]
+
+
+def test_a_result_that_is_not_a_list_is_reported_not_fatal():
+    config = LabelConfig.parse(render_template("click", ["a", "b"]))
+    parsed = parse_task({"id": 1, "data": {"image": "x.png"}}, [{"id": 2, "result": True}], config)
+    assert parsed.example is None and any("not a list" in m for m in parsed.messages)
