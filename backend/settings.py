@@ -22,7 +22,7 @@ from backend.core.cam import METHODS as CAM_METHODS
 from backend.core.superpixels import METHODS as SUPERPIXEL_METHODS
 from backend.core.superpixels import SuperpixelParams
 from backend.labelstudio.annotations import POLICIES
-from backend.labelstudio.images import ImageAccess
+from backend.labelstudio.images import MAX_IMAGE_PIXELS, ImageAccess
 from backend.models.architectures import ARCHITECTURES
 from backend.models.classifier import PRETRAINED_MODES
 from backend.training.sal import ChangePoint
@@ -73,12 +73,13 @@ class Settings:
     basic_auth_pass: str = field(default="", repr=False)
     local_files_document_root: str = ""
     allowed_image_hosts: tuple[str, ...] = ()
-    max_image_pixels: int = 50_000_000
+    max_image_pixels: int = MAX_IMAGE_PIXELS
     max_image_bytes: int = 50 * 1024 * 1024
     image_timeout: float = 10.0
     max_tasks_per_request: int = 1000  # /predict refuses more (Label Studio gives up after ML_TIMEOUT_PREDICT anyway)
     model_cache_size: int = 8  # loaded models (project x labeling config) a worker keeps, least recently used leave first
     train: TrainConfig = TrainConfig()  # its cam_method and cam_layer always follow CAM_METHOD and CAM_LAYER
+    train_max_concurrent: int = 1  # training runs at once across all projects; the others wait in line
     train_launcher: str = ""  # e.g. "torchrun --standalone --nproc-per-node 4": run training under it (DDP)
     sal_change_point: str = ""  # SAL on: "auto", a count ("40") or a fraction of the project's tasks ("0.2", "20%")
     train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
@@ -186,7 +187,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "MAX_IMAGE_BYTES": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "MAX_TASKS_PER_REQUEST": (1, None), "MODEL_CACHE_SIZE": (1, None),
     "TRAIN_LR": (1e-12, None), "TRAIN_STEPS": (1, None), "TRAIN_BATCH_SIZE": (1, None), "TRAIN_UNLABELED_BATCH": (0, None),
     "TRAIN_GUIDANCE_WEIGHT": (0, None), "CYBORG_ALPHA": (0, 1), "TRAIN_CLASS_WEIGHT": (0, None), "TRAIN_SEED": (0, None),
-    "TRAIN_EVERY": (0, None), "KEEP_VERSIONS": (1, None), "QUEUE_BATCH_SIZE": (1, None),
+    "TRAIN_EVERY": (0, None), "TRAIN_MAX_CONCURRENT": (1, None), "KEEP_VERSIONS": (1, None), "QUEUE_BATCH_SIZE": (1, None),
 }
 
 

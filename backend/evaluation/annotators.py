@@ -8,13 +8,13 @@ per image for clicks and 7.3-8.7 s for polygons; a box is costed like a polygon.
 from __future__ import annotations
 
 import numpy as np
-from label_studio_sdk.converter.brush import mask2rle
 from PIL import Image
 from scipy.ndimage import distance_transform_edt
 
 from backend.core.maps import resize_map
 from backend.core.superpixels import Superpixels
 from backend.evaluation.dataset import Dataset
+from backend.labelstudio.brush_rle import mask_to_rle
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.regions import choice, region
 
@@ -117,7 +117,7 @@ def mask_annotation(config: LabelConfig, label: int, mask: np.ndarray) -> dict:
     """The object painted with the brush as an "Object" region (what a person gives for exact object masks)."""
     if not (config.brush_name and config.saliency_label):
         raise ValueError("the labeling config has no BrushLabels control with an object label")
-    value = {"format": "rle", "rle": mask2rle(mask.astype(np.uint8) * 255), "brushlabels": [config.saliency_label]}
+    value = {"format": "rle", "rle": mask_to_rle(mask.astype(np.uint8) * 255), "brushlabels": [config.saliency_label]}
     result = [choice(config, label), region(config, config.brush_name, "brushlabels", value, mask.shape)]
     return {"result": result, "was_cancelled": False, "lead_time": MASK_SECONDS, "meta": {"simulated": "mask"}}
 

@@ -14,10 +14,12 @@ import time
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
-from backend.http.metrics import Metrics
+from backend.http.metrics import Metrics, TrainingState
 from backend.labelstudio.config import LabelConfig, LabelConfigError
+from backend.labelstudio.events import TRAINING_EVENTS
 from backend.models.checkpoints import CheckpointError
 from backend.service.feedback import EventError, record_event
 from backend.service.predictor import PredictorCache
@@ -59,7 +61,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     manager = PredictorCache(settings)
     scheduler = TrainingScheduler(settings)
-    metrics = Metrics()
+
+    def training_states() -> list[TrainingState]:
+        states = []
+        for folder in ProjectDir.all(settings.model_dir):
+            status = scheduler.status(folder)
+            states.append(TrainingState(folder.key, int(status.get("runs", 0)), int(status.get("failures", 0)),
+                                        status["state"] == "running", len(folder.models.versions())))
+        return states
+
+    metrics = Metrics(TRAINING_EVENTS, training_states)
     app.extensions["attention"] = {"manager": manager, "metrics": metrics, "settings": settings}
 
     if settings.label_config:
@@ -90,13 +101,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(EventError)
     @app.errorhandler(LabelConfigError)
     def _bad_request(exc: Exception) -> tuple[Response, int]:
-        metrics.add("bad_requests_total", endpoint=request.path)
+        metrics.bad_requests.labels(metrics.endpoint(request.path)).inc()
         return jsonify(error=str(exc)), 400
 
     @app.errorhandler(CheckpointError)
     def _no_model(exc: CheckpointError) -> tuple[Response, int]:
         logger.error("model cannot be loaded: %s", exc)
-        metrics.add("errors_total", endpoint=request.path)
+        metrics.errors.labels(metrics.endpoint(request.path)).inc()
         return jsonify(error=f"model cannot be loaded: {exc}"), 503
 
     @app.errorhandler(OSError)
@@ -104,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             return _internal_error(exc)
         logger.error("cannot write under MODEL_DIR: %s", exc)
-        metrics.add("errors_total", endpoint=request.path)
+        metrics.errors.labels(metrics.endpoint(request.path)).inc()
         return jsonify(error=f"no space left to record this under MODEL_DIR ({exc.strerror}); nothing was changed"), 507
 
     @app.errorhandler(HTTPException)
@@ -114,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(Exception)
     def _internal_error(exc: Exception) -> tuple[Response, int]:
         logger.exception("unhandled error on %s", request.path)
-        metrics.add("errors_total", endpoint=request.path)
+        metrics.errors.labels(metrics.endpoint(request.path)).inc()
         return jsonify(error=f"internal error: {type(exc).__name__}"), 500
 
     @app.get("/")
@@ -139,7 +150,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         if not isinstance(tasks, list) or not tasks:
             raise PayloadError("predict needs a non-empty 'tasks' list")
         if len(tasks) > settings.max_tasks_per_request:
-            metrics.add("bad_requests_total", endpoint=request.path)
+            metrics.bad_requests.labels(metrics.endpoint(request.path)).inc()
             return jsonify(error=f"{len(tasks)} tasks in one request; send at most {settings.max_tasks_per_request} "
                                  "(MAX_TASKS_PER_REQUEST), or rank a whole project with scripts/order_queue.py"), 413
         label_config = body.get("label_config")
@@ -148,10 +159,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         model = manager.get(_project_id(body.get("project")), label_config)
         params = body.get("params") if isinstance(body.get("params"), dict) else {}
         predictions = model.predict(tasks, context=params.get("context"))
-        metrics.add("predict_requests_total")
-        metrics.add("predict_tasks_total", len(tasks))
-        metrics.add("predict_task_errors_total", sum(1 for p in predictions if not p["result"]))
-        metrics.add("predict_seconds_total", time.perf_counter() - started)
+        metrics.predict_requests.inc()
+        metrics.predict_tasks.inc(len(tasks))
+        metrics.predict_task_errors.inc(sum(1 for p in predictions if not p["result"]))
+        metrics.predict_seconds.inc(time.perf_counter() - started)
         return jsonify(results=predictions, model_version=model.model_version)
 
     @app.post("/webhook")
@@ -166,7 +177,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         label_config = project.get("label_config")
         if not isinstance(label_config, str):
             raise PayloadError(f"webhook {event} project has no 'label_config'")
-        metrics.add("webhook_events_total", event=event)
+        metrics.webhook_events.labels(metrics.event(event)).inc()
         return jsonify(record_event(settings, _project_id(project), LabelConfig.parse(label_config), event, body)), 200
 
     @app.get("/versions")
@@ -178,12 +189,6 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/metrics")
     def metrics_text() -> Response:
-        for folder in ProjectDir.all(settings.model_dir):
-            status = scheduler.status(folder)
-            metrics.set("training_runs_total", status.get("runs", 0), project=folder.key)
-            metrics.set("training_failures_total", status.get("failures", 0), project=folder.key)
-            metrics.set("training_running", float(status["state"] == "running"), project=folder.key)
-            metrics.set("model_versions", len(folder.models.versions()), project=folder.key)
-        return Response(metrics.render(), mimetype="text/plain; version=0.0.4")
+        return Response(metrics.render(), mimetype=CONTENT_TYPE_LATEST)
 
     return app

@@ -10,10 +10,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from label_studio_sdk.converter.brush import decode_rle
-
 from backend.core.examples import Example, Point
+from backend.labelstudio.brush_rle import RLEError, rle_to_alpha
 from backend.labelstudio.config import LabelConfig
+from backend.labelstudio.images import MAX_IMAGE_PIXELS
 
 POLICIES = ("latest", "merge")
 
@@ -62,8 +62,9 @@ def select_annotations(annotations: list[dict], policy: str = "latest") -> tuple
 class _RegionReader:
     """Reads the regions of one annotation into an Example, one method per control tag."""
 
-    def __init__(self, config: LabelConfig, example: Example, messages: list[str]):
+    def __init__(self, config: LabelConfig, example: Example, messages: list[str], max_pixels: int):
         self.config = config
+        self.max_pixels = max_pixels
         self.example = example
         self.messages = messages
 
@@ -137,9 +138,13 @@ class _RegionReader:
         if value.get("format") != "rle" or not isinstance(width, int) or not isinstance(height, int):
             self.messages.append(f"{self._where(region)}: brush region needs RLE and original_width/height")
             return
+        if not (0 < width * height <= self.max_pixels) or width <= 0:
+            self.messages.append(f"{self._where(region)}: brush region of {width}x{height} pixels (at most "
+                                 f"{self.max_pixels}, MAX_IMAGE_PIXELS)")
+            return
         try:
-            pixels = decode_rle(value["rle"]).reshape(height, width, 4)[..., 3] > 0
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            pixels = rle_to_alpha(value.get("rle"), height, width) > 0
+        except RLEError as exc:
             self.messages.append(f"{self._where(region)}: unreadable brush region ({exc})")
             return
         if self.config.ignore_region_label in labels:
@@ -148,8 +153,10 @@ class _RegionReader:
             self.example.saliency_masks.append(pixels)
 
 
-def parse_task(task: dict, annotations: list[dict] | None, config: LabelConfig, policy: str = "latest") -> Parsed:
-    """The training example of ``task`` from its ``annotations`` (default: ``task['annotations']``)."""
+def parse_task(task: dict, annotations: list[dict] | None, config: LabelConfig, policy: str = "latest",
+               max_pixels: int = MAX_IMAGE_PIXELS) -> Parsed:
+    """The training example of ``task`` from its ``annotations`` (default: ``task['annotations']``); brush regions
+    over ``max_pixels`` are skipped with a message before they are decoded."""
     messages: list[str] = []
     if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
         return Parsed(None, ["task has no 'data' object"])
@@ -161,7 +168,7 @@ def parse_task(task: dict, annotations: list[dict] | None, config: LabelConfig, 
     if not chosen:
         return Parsed(None, messages + [f"task {task.get('id')}: no usable annotation"])
     example = Example(task_id=task.get("id"), image_url=url, annotation_id=chosen[-1].get("id"))
-    reader = _RegionReader(config, example, messages)
+    reader = _RegionReader(config, example, messages, max_pixels)
     for annotation in chosen:
         regions = annotation.get("result") or []
         if not isinstance(regions, list):

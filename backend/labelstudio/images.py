@@ -10,6 +10,8 @@ import io
 import ipaddress
 import posixpath
 import socket
+import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +19,52 @@ from urllib.parse import parse_qs, unquote, urljoin, urlparse
 
 import numpy as np
 import requests
+import urllib3
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 LS_PATH_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/uploaded/", "/tasks/")  # Label Studio's media
 MAX_URL_LENGTH = 4096
+MAX_IMAGE_PIXELS = 50_000_000  # default limit on decoded pixels of an image and of an annotation's brush region
 
 
 class ImageError(ValueError):
     """A task's image cannot be read; the message says why (never with a token)."""
+
+
+class DeadlineExceeded(Exception):
+    """A download ran past IMAGE_TIMEOUT in total."""
+
+
+class HostBackoff:
+    """Hosts that timed out ``strikes`` times in a row are not asked again for ``pause`` seconds, so a server that
+    accepts and never answers costs one time-out per pause instead of one per task."""
+
+    def __init__(self, strikes: int = 2, pause: float = 60.0):
+        self.strikes, self.pause = strikes, pause
+        self._timeouts: dict[str, int] = {}
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def check(self, host: str) -> None:
+        with self._lock:
+            left = self._until.get(host, 0.0) - time.monotonic()
+        if left > 0:
+            raise ImageError(f"image host '{host}' timed out repeatedly; not asked again for {left:.0f} s")
+
+    def timed_out(self, host: str) -> None:
+        with self._lock:
+            self._timeouts[host] = self._timeouts.get(host, 0) + 1
+            if self._timeouts[host] >= self.strikes:
+                self._until[host] = time.monotonic() + self.pause
+                self._timeouts[host] = 0
+
+    def answered(self, host: str) -> None:
+        with self._lock:
+            self._timeouts.pop(host, None)
+            self._until.pop(host, None)
+
+
+SLOW_HOSTS = HostBackoff()  # per worker process, shared by every project's fetcher
 
 
 def _is_private(host: str) -> bool:
@@ -130,22 +170,36 @@ class ImageFetcher:
         else:
             raise ImageError(f"image host '{hostname}' is neither the Label Studio host nor in ALLOWED_IMAGE_HOSTS")
         display = url.split("?")[0]
+        SLOW_HOSTS.check(host)
+        deadline = time.monotonic() + self.access.timeout
         try:
             with self.session.get(
                 url, headers=headers, timeout=self.access.timeout, stream=True, allow_redirects=False
             ) as response:
                 if response.status_code != 200:
                     raise ImageError(f"fetching {display} returned HTTP {response.status_code}")
-                limit = self.access.max_bytes
-                chunks, size = [], 0
-                for chunk in response.iter_content(1 << 16):
-                    size += len(chunk)
-                    if size > limit:
-                        raise ImageError(f"image at {display} is larger than MAX_IMAGE_BYTES ({limit})")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except requests.RequestException as exc:
+                data = self._read_until(response, deadline, display)
+        except (requests.Timeout, DeadlineExceeded) as exc:
+            SLOW_HOSTS.timed_out(host)
+            raise ImageError(f"cannot fetch {display} within IMAGE_TIMEOUT ({self.access.timeout:g} s)") from exc
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise ImageError(f"cannot fetch {display}: {type(exc).__name__}") from None
+        SLOW_HOSTS.answered(host)
+        return data
+
+    def _read_until(self, response: requests.Response, deadline: float, display: str) -> bytes:
+        """The body, read as it arrives, refused past MAX_IMAGE_BYTES or the deadline (a server sending one byte
+        a second never times out a single read)."""
+        limit = self.access.max_bytes
+        chunks, size = [], 0
+        while chunk := response.raw.read1(1 << 16, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                raise ImageError(f"image at {display} is larger than MAX_IMAGE_BYTES ({limit})")
+            if time.monotonic() > deadline:
+                raise DeadlineExceeded(display)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def check_reference(reference: str) -> None:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
-from label_studio_sdk.converter.brush import mask2rle
 
 from backend.core.maps import resize_map
 from backend.core.superpixels import Superpixels
+from backend.labelstudio.brush_rle import mask_to_rle
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.regions import choice, region
 from backend.models.inference import Analysis
@@ -14,7 +14,7 @@ HEAT_LEVELS = 8  # quantising the heat keeps the RLE short; 8 shades are plenty 
 
 
 def _brush(config: LabelConfig, label: str, mask: np.ndarray, **extra: object) -> dict:
-    value = {"format": "rle", "rle": mask2rle(mask), "brushlabels": [label]}
+    value = {"format": "rle", "rle": mask_to_rle(mask), "brushlabels": [label]}
     return region(config, config.brush_name, "brushlabels", value, mask.shape) | extra
 
 

@@ -44,7 +44,7 @@ def record_event(settings: Settings, project: object, config: LabelConfig, event
             check_reference(reference)
         except ImageError as exc:
             raise EventError(f"{event}: {exc}") from None
-        problems = parse_task(task, [annotation], config, settings.annotation_policy).messages
+        problems = parse_task(task, [annotation], config, settings.annotation_policy, settings.max_image_pixels).messages
         changes, due = journal.upsert(task, annotation, config.xml, settings.train_every)
         if not due:
             return _answer(problems, status="recorded", changes_since_training=changes)
@@ -53,7 +53,7 @@ def record_event(settings: Settings, project: object, config: LabelConfig, event
         if not isinstance(deleted, list):
             raise EventError("ANNOTATIONS_DELETED needs an 'annotations' list")
         removed, left = journal.delete([a.get("id") if isinstance(a, dict) else a for a in deleted], config.xml)
-        if left == 0:
+        if left == 0 or removed == 0:  # nothing left to learn from, or nothing we knew of changed
             return {"status": "recorded", "removed": removed}
     else:
         journal.training_requested(config.xml)

@@ -1,9 +1,9 @@
-"""The training runner process: ``python -m backend.service.runner PROJECT``.
+"""The training runner process: ``python -m backend.service.runner PROJECT LOCK_FD SLOT_FD``.
 
-It holds the project's run lock, trains while the pending marker reappears, writes
-``train_status.json`` after each run and, with ``QUEUE_STRATEGY`` set, pushes a fresh
-annotation queue for the new version. A second runner that cannot take the lock exits
-at once. Training happens in this process or under ``TRAIN_LAUNCHER`` (e.g. torchrun).
+It is started by :class:`~backend.service.scheduler.TrainingScheduler` holding the project's lock and a
+training slot, trains once, writes ``train_status.json`` and, with ``QUEUE_STRATEGY`` set, pushes a fresh
+annotation queue for the new version; then it gives the lock and the slot back and starts the runner of the
+project that has waited longest. Training happens in this process or under ``TRAIN_LAUNCHER`` (e.g. torchrun).
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from backend.settings import Settings
 from backend.storage.files import atomic_write_json
 from backend.storage.journal import AnnotationJournal
 from backend.storage.project_dir import ProjectDir
-from backend.storage.run_lock import RunLock
 
 logger = logging.getLogger(__name__)
 STATUS_TEXT = 500  # characters of an error kept in train_status.json
@@ -59,44 +58,45 @@ def _reorder_queue(project: ProjectDir, settings: Settings, result: RunResult, s
         status.update(queue_error=f"{type(exc).__name__}: {exc}"[:STATUS_TEXT])
 
 
-def _run_pending(project: ProjectDir, settings: Settings) -> None:
-    """Runner body: train while the pending marker reappears; the caller holds the lock."""
+def _run_once(project: ProjectDir, settings: Settings) -> None:
+    """Runner body: one training run for the pending request; the caller holds the project's lock and a slot."""
     status = TrainingScheduler(settings).status(project)
-    while project.pending.exists():
-        project.pending.unlink(missing_ok=True)
-        status.update(state="running", started=time.time(), pid=os.getpid())
-        atomic_write_json(project.status, status)
-        try:
-            result = launch_training(project, settings)
-        except NothingToTrain as exc:
-            logger.warning("%s", exc)
-            status.update(state="idle", message=str(exc))
-        except Exception as exc:  # a failed run must leave the served model alone and say why
-            logger.exception("project %s: training failed", project.key)
-            status.update(state="failed", failures=status.get("failures", 0) + 1,
-                          last_error=f"{type(exc).__name__}: {exc}"[:STATUS_TEXT])
-        else:
-            status.update(state="idle", runs=status.get("runs", 0) + 1, last_version=result.manifest.version, message="")
-            _reorder_queue(project, settings, result, status)
-        status.update(finished=time.time())
-        status.pop("pending", None)
-        atomic_write_json(project.status, status)
+    if status.get("state") in ("running", "interrupted"):  # the previous runner was killed mid-run
+        status.update(failures=status.get("failures", 0) + 1, last_error="the previous run was interrupted (killed)")
+    project.pending.unlink(missing_ok=True)
+    status.update(state="running", started=time.time(), pid=os.getpid())
+    atomic_write_json(project.status, status)
+    try:
+        result = launch_training(project, settings)
+    except NothingToTrain as exc:
+        logger.warning("%s", exc)
+        status.update(state="idle", message=str(exc))
+    except Exception as exc:  # a failed run must leave the served model alone and say why
+        logger.exception("project %s: training failed", project.key)
+        status.update(state="failed", failures=status.get("failures", 0) + 1,
+                      last_error=f"{type(exc).__name__}: {exc}"[:STATUS_TEXT])
+    else:
+        status.update(state="idle", runs=status.get("runs", 0) + 1, last_version=result.manifest.version, message="")
+        _reorder_queue(project, settings, result, status)
+    status.update(finished=time.time())
+    status.pop("pending", None)
+    atomic_write_json(project.status, status)
 
 
-def main(key: str) -> int:
+def main(key: str, lock_fd: int, slot_fd: int) -> int:
+    """Train ``key`` once with the project lock and training slot the scheduler handed over, give both back, then
+    start whoever waits longest (this project again only when its new request is the oldest)."""
     settings = Settings.from_env()
     settings.configure_logging()
-    project = ProjectDir(settings.model_dir, key)
-    lock = RunLock(project.run_lock)
-    while True:
-        with lock.hold() as held:
-            if not held:
-                return 0  # another runner is at work and will see the marker
-            _run_pending(project, settings)
-        if not project.pending.exists():  # a request that arrived while we released the lock
-            return 0
+    try:
+        _run_once(ProjectDir(settings.model_dir, key), settings)
+    finally:
+        os.close(slot_fd)
+        os.close(lock_fd)
+    TrainingScheduler(settings).start_waiting()
+    return 0
 
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(main(sys.argv[1]))
+        sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))

@@ -1,10 +1,13 @@
-"""Background training requests: at most one run per project at a time and at most one queued behind it.
+"""Background training requests: one runner per project, at most ``TRAIN_MAX_CONCURRENT`` at once, first come
+first served across projects.
 
-A request drops the project's pending marker and starts a runner process
-(``python -m backend.service.runner PROJECT``, see :mod:`backend.service.runner`) in its
-own session, so that neither a webhook request nor a gunicorn worker restart waits on
-or kills training. A runner that finds another one holding the lock exits at once; the
-holder sees the marker and trains again.
+A request drops the project's pending marker (kept from the first request, so its age is the project's place in
+the line) and starts runners for the oldest pending projects while a training slot is free. Starting one means
+taking the project's lock and a slot here, in the requesting process, and handing both open descriptors to the
+runner (``python -m backend.service.runner PROJECT LOCK_FD SLOT_FD``, see :mod:`backend.service.runner`) in its
+own session, so that neither a webhook request nor a gunicorn worker restart waits on or kills training. A storm of
+requests therefore starts no second process for a project, and no process at all when every slot is busy: the
+runner that finishes hands its slot to the next project in line.
 """
 from __future__ import annotations
 
@@ -17,7 +20,23 @@ from typing import Any
 from backend.settings import Settings
 from backend.storage.files import read_json
 from backend.storage.project_dir import ProjectDir
-from backend.storage.run_lock import RunLock
+from backend.storage.run_lock import RunLock, free_slot, try_lock
+
+
+def mark_pending(folder: ProjectDir) -> None:
+    """Drop the project's pending marker; an existing one keeps its age (the project's place in the line)."""
+    folder.ensure()
+    try:
+        os.close(os.open(folder.pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        pass
+
+
+def _request_time(folder: ProjectDir) -> float:
+    try:
+        return folder.pending.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 class TrainingScheduler:
@@ -33,19 +52,40 @@ class TrainingScheduler:
         return RunLock(self.folder(project).run_lock).is_held()
 
     def request(self, project: object) -> str:
-        """Queue a run; returns ``queued`` when one is in progress, else ``started``."""
+        """Queue a run; returns ``started`` when a runner for it started now, else ``queued``."""
         folder = self.folder(project)
-        folder.ensure()
-        folder.pending.touch()
-        if self.is_running(folder):
-            return "queued"
+        mark_pending(folder)
+        return "started" if folder.key in self.start_waiting() else "queued"
+
+    def start_waiting(self) -> list[str]:
+        """Start runners for pending projects, longest waiting first, while training slots are free; returns their
+        keys."""
+        waiting = [f for f in ProjectDir.all(self.settings.model_dir) if f.pending.exists()]
+        started = []
+        for folder in sorted(waiting, key=_request_time):
+            slot = free_slot(self.settings.model_dir, self.settings.train_max_concurrent)
+            if slot is None:
+                break
+            lock = try_lock(folder.run_lock)
+            if lock is None:  # its runner is at work and will see the marker
+                os.close(slot)
+                continue
+            try:
+                self._spawn(folder, lock, slot)
+            finally:
+                os.close(lock)
+                os.close(slot)
+            started.append(folder.key)
+        return started
+
+    def _spawn(self, folder: ProjectDir, lock: int, slot: int) -> None:
         env = dict(os.environ, **self.settings.to_env())
         with open(folder.log, "a") as log:
             subprocess.Popen(
-                [sys.executable, "-m", "backend.service.runner", folder.key],
+                [sys.executable, "-m", "backend.service.runner", folder.key, str(lock), str(slot)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                pass_fds=(lock, slot),
             )
-        return "started"
 
     def status(self, project: object) -> dict[str, Any]:
         """The project's ``train_status.json`` (state, runs, failures, last version or error) and whether a run is

@@ -79,7 +79,8 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
     fetcher = ImageFetcher(settings.image_access)
     examples, images, labels = [], [], {}
     for entry in journal["tasks"].values():
-        parsed = parse_task(entry["task"], entry["annotations"], config, settings.annotation_policy)
+        parsed = parse_task(entry["task"], entry["annotations"], config, settings.annotation_policy,
+                            settings.max_image_pixels)
         for message in parsed.messages:
             logger.warning("project %s: %.300s", project.key, message)
         if parsed.example is None:

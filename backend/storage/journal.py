@@ -64,7 +64,7 @@ class AnnotationJournal:
                 if not kept:
                     del data["tasks"][task_id]
             left = sum(len(entry["annotations"]) for entry in data["tasks"].values())
-            if left:
+            if left and removed:
                 data["since_training"] = 0
             return removed, left
 

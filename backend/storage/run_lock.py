@@ -1,14 +1,45 @@
-"""The training runner's lock (``ProjectDir.run_lock``): one runner per project, seen by every process."""
+"""Training locks seen by every process: one runner per project (``ProjectDir.run_lock``) and a fixed number of
+training slots for the whole model folder (``TRAIN_MAX_CONCURRENT``).
+
+A lock is an exclusive ``flock`` on a file, released when its last holder exits, even by SIGKILL. The process that
+decides to start a runner takes the locks and hands the open descriptors to the runner, so there is no moment in
+which a second request could start a second runner.
+"""
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 from pathlib import Path
 from typing import Iterator
 
+SLOTS_FOLDER = ".train_slots"
+
+
+def try_lock(path: Path) -> int | None:
+    """An inheritable descriptor holding an exclusive lock on ``path``, or None when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def free_slot(model_dir: Path, slots: int) -> int | None:
+    """A descriptor holding one of the ``slots`` training slots under ``model_dir``, or None when all are taken."""
+    for index in range(slots):
+        fd = try_lock(Path(model_dir) / SLOTS_FOLDER / f"slot-{index}")
+        if fd is not None:
+            return fd
+    return None
+
 
 class RunLock:
-    """An exclusive, non-blocking ``flock`` on a file; released when its holder exits, even by SIGKILL."""
+    """A project's runner lock."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -23,14 +54,9 @@ class RunLock:
     @contextlib.contextmanager
     def hold(self) -> Iterator[bool]:
         """Try to take the lock; yields True while this process holds it, False when another one does."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        fd = try_lock(self.path)
+        try:
+            yield fd is not None
+        finally:
+            if fd is not None:
+                os.close(fd)

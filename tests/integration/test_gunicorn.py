@@ -50,6 +50,9 @@ def test_gunicorn_serves_the_protocol(server, label_config_xml, tasks):
         assert len(body["results"]) == len(tasks)
         versions.add(body["model_version"])
     assert versions == {setup.json()["model_version"]}
+    for _ in range(4):  # whichever worker answers the scrape, it counts both workers' tasks
+        page = requests.get(f"{url}/metrics", auth=auth, timeout=10).text
+        assert f"attention_backend_predict_tasks_total {4 * len(tasks)}.0\n" in page
     bad = requests.post(f"{url}/predict", data=b"{", headers={"Content-Type": "application/json"}, auth=auth, timeout=10)
     assert bad.status_code == 400
     assert "never-logged-token" not in log_path.read_text()

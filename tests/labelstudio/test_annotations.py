@@ -99,3 +99,34 @@ def test_a_result_that_is_not_a_list_is_reported_not_fatal():
     config = LabelConfig.parse(render_template("click", ["a", "b"]))
     parsed = parse_task({"id": 1, "data": {"image": "x.png"}}, [{"id": 2, "result": True}], config)
     assert parsed.example is None and any("not a list" in m for m in parsed.messages)
+
+
+def _brush(rle, width, height):
+    return {"id": "r", "from_name": "attention", "to_name": "image", "type": "brushlabels", "original_width": width,
+            "original_height": height, "value": {"format": "rle", "rle": rle, "brushlabels": ["Ignore"]}}
+
+
+@pytest.mark.parametrize(
+    "width, height, rle, message",
+    [
+        (16000, 16000, mask2rle(np.zeros((10, 10), np.uint8)), "at most 50000000"),  # claims 256 MP: never decoded
+        (200, 100, mask2rle(np.zeros((10, 10), np.uint8)), "announces 400 values"),  # header says another size
+        (200, 100, mask2rle(np.zeros((100, 200), np.uint8))[:-3], "ends in the middle"),  # header matches, runs cut
+        (200, 100, "AAAA", "not a list of integers"),
+        (200, 100, [300, 1, 2, 3], "outside 0..255"),
+        (-200, -100, [0], "pixels"),
+    ],
+)
+def test_brush_bombs_and_broken_rle_are_refused_before_decoding(width, height, rle, message):
+    parsed = parse_task(TASK, [_annotation([_choice("cat"), _brush(rle, width, height)])], CONFIG)
+    assert parsed.example.ignore_masks == []
+    assert any(message in m for m in parsed.messages), parsed.messages
+
+
+def test_a_crafted_long_run_cannot_allocate_more_than_the_limit():
+    """Runs of 65536 values cost 27 bits each: 265 kB of RLE would announce 16000x16000 px. A header that matches
+    the claimed size is still refused above the pixel limit, so nothing of that size is allocated."""
+    side = 4000
+    huge = mask2rle(np.zeros((side, side), np.uint8))  # 16 MP of zeros in a few kB
+    parsed = parse_task(TASK, [_annotation([_choice("cat"), _brush(huge, side, side)])], CONFIG, max_pixels=1_000_000)
+    assert parsed.example.ignore_masks == [] and "at most 1000000" in " ".join(parsed.messages)

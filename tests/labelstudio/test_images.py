@@ -1,11 +1,13 @@
 import io
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from backend.labelstudio import images
 from backend.labelstudio.images import ImageError, ImageFetcher, decode_image
 from backend.settings import Settings
 
@@ -144,3 +146,57 @@ def test_bad_images_get_clear_errors():
         decode_image(b"<html>not an image</html>", max_pixels=10**6)
     with pytest.raises(ImageError, match="truncated|corrupt"):
         decode_image(_png(Image.new("RGB", (100, 100)), "JPEG")[:200], max_pixels=10**6)
+
+
+@pytest.fixture
+def slow_server():
+    """A server on 127.0.0.1 that sends a PNG one byte every 0.2 s (``/slow/``) or accepts and never answers
+    (``/silent/``)."""
+    body = _png(Image.new("RGB", (20, 10)))
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.path.startswith("/data/upload/silent/"):
+                stop.wait(10)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:
+                if stop.wait(0.2):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    stop.set()
+    server.shutdown()
+
+
+def test_image_timeout_is_a_deadline_for_the_whole_download(slow_server, monkeypatch):
+    monkeypatch.setattr(images, "SLOW_HOSTS", images.HostBackoff())
+    fetcher = ImageFetcher(Settings(label_studio_url=slow_server, image_timeout=1.0).image_access)
+    started = time.monotonic()
+    with pytest.raises(ImageError, match="within IMAGE_TIMEOUT"):
+        fetcher.load("/data/upload/slow/a.png")  # about 80 bytes at 5 bytes/s: 16 s without a deadline
+    assert time.monotonic() - started < 2.5  # the deadline plus at most one read's wait
+
+
+def test_a_host_that_keeps_timing_out_is_paused(slow_server, monkeypatch):
+    monkeypatch.setattr(images, "SLOW_HOSTS", images.HostBackoff(strikes=2, pause=60))
+    fetcher = ImageFetcher(Settings(label_studio_url=slow_server, image_timeout=0.5).image_access)
+    for _ in range(2):
+        with pytest.raises(ImageError, match="within IMAGE_TIMEOUT"):
+            fetcher.load("/data/upload/silent/a.png")
+    started = time.monotonic()
+    for _ in range(50):  # 50 more tasks on that host cost nothing
+        with pytest.raises(ImageError, match="timed out repeatedly"):
+            fetcher.load("/data/upload/silent/b.png")
+    assert time.monotonic() - started < 0.5

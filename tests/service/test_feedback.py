@@ -65,3 +65,21 @@ def test_a_poisoned_reference_is_refused_before_anything_is_written(biased_proje
     with pytest.raises(EventError, match="image reference"):
         record_event(settings, 3, LabelConfig.parse(xml), "ANNOTATION_CREATED", event)
     assert not ProjectDir(settings.model_dir, 3).journal.exists() and requests_made == []
+
+
+def test_a_brush_bomb_in_a_webhook_is_reported_without_being_decoded(biased_project, requests_made):
+    """A region claiming 16000x16000 px with an RLE whose header agrees would decode to 1 GB; it is refused by its
+    claimed size, recorded as a problem, and the rest of the annotation still counts."""
+    import numpy as np
+    from label_studio_sdk.converter.brush import mask2rle
+
+    data, settings, xml = biased_project
+    config = LabelConfig.parse(xml)
+    event = click_event(data, xml, 0, 3)
+    header = list((16000 * 16000 * 4).to_bytes(4, "big"))
+    bomb = {"id": "bomb", "type": "brushlabels", "from_name": config.brush_name, "original_width": 16000,
+            "original_height": 16000, "value": {"format": "rle", "brushlabels": [config.ignore_region_label],
+                                                "rle": header + mask2rle(np.zeros((8, 8), np.uint8))[4:]}}
+    event["annotation"]["result"].append(bomb)
+    answer = record_event(settings, 3, config, "ANNOTATION_CREATED", event)
+    assert answer["status"] == "started" and any("MAX_IMAGE_PIXELS" in p for p in answer["problems"])

@@ -25,7 +25,7 @@ def test_a_full_disk_while_saving_leaves_no_version_and_the_next_run_recovers(en
     monkeypatch.setattr(model_store.torch, "save", disk_fills_up)
     folder = folder_of(settings)
     folder.pending.touch()
-    runner._run_pending(folder, settings)  # the runner's body, in this process
+    runner._run_once(folder, settings)  # the runner's body, in this process
     status = TrainingScheduler(settings).status(8)
     assert status["state"] == "failed" and "No space left on device" in status["last_error"]
     assert folder.models.versions() == [] and not list(folder.path.glob(".partial-*"))
@@ -34,6 +34,6 @@ def test_a_full_disk_while_saving_leaves_no_version_and_the_next_run_recovers(en
 
     monkeypatch.setattr(model_store.torch, "save", real_save)
     folder.pending.touch()
-    runner._run_pending(folder, settings)
+    runner._run_once(folder, settings)
     assert TrainingScheduler(settings).status(8)["last_version"] == "v0001"
     assert predict_version(client, xml) == "v0001"

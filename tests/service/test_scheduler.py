@@ -39,7 +39,7 @@ def test_webhook_queues_background_training_and_the_new_version_serves(env):
     assert manifest.parent.startswith("base-small_cnn-") and manifest.annotation_count == 1
     assert manifest.metrics["steps"] == 5
     assert _predict_version(client, xml) == "v0001"
-    assert 'attention_backend_training_runs_total{pid="' in client.get("/metrics").get_data(as_text=True)
+    assert 'attention_backend_training_runs_total{project="8"} 1.0' in client.get("/metrics").get_data(as_text=True)
 
 
 def test_webhook_storm_queues_one_run_and_predict_keeps_answering(env):
@@ -73,7 +73,9 @@ def test_a_killed_run_leaves_no_half_version_and_the_next_run_recovers(env):
     assert _folder(settings).models.versions() == []
     client = create_app(settings).test_client()
     assert client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 8, "label_config": xml}}).json["status"] == "started"
-    assert scheduler.wait(8, timeout=120)["last_version"] == "v0001"
+    status = scheduler.wait(8, timeout=120)
+    assert status["last_version"] == "v0001"
+    assert status["failures"] == 1 and "interrupted" in status["last_error"]  # the killed run is counted
 
 
 def test_a_failing_run_reports_and_keeps_serving(env, monkeypatch):
@@ -88,7 +90,7 @@ def test_a_failing_run_reports_and_keeps_serving(env, monkeypatch):
     status = TrainingScheduler(broken).wait(8, timeout=120)
     assert status["state"] == "failed" and status["failures"] == 1 and "'false' exited with 1" in status["last_error"]
     assert _folder(settings).models.latest().version == before.version
-    assert 'training_failures_total{pid="' in client.get("/metrics").get_data(as_text=True)
+    assert 'training_failures_total{project="8"} 1.0' in client.get("/metrics").get_data(as_text=True)
 
     def corrupt_then_raise(model, *args, **kwargs):
         with torch.no_grad():
@@ -111,6 +113,9 @@ def test_deleting_annotations_and_training_with_nothing(env):
     assert client.post("/webhook", json=click_event(data, xml, 0, 8)).json == {"status": "recorded", "changes_since_training": 1}
     deleted = {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 1000}], "project": {"id": 8, "label_config": xml}}
     assert client.post("/webhook", json=deleted).json == {"status": "recorded", "removed": 1}
+    unknown = {"action": "ANNOTATIONS_DELETED", "annotations": [{"id": 999999}], "project": {"id": 8, "label_config": xml}}
+    assert client.post("/webhook", json=unknown).json == {"status": "recorded", "removed": 0}  # starts no run
+    assert not _folder(settings).pending.exists()
     assert client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 8, "label_config": xml}}).json["status"] == "started"
     status = TrainingScheduler(settings).wait(8, timeout=120)
     assert status["state"] == "idle" and "no usable annotated task" in status["message"]
