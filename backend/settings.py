@@ -139,6 +139,13 @@ class Settings:
         """Log to stderr at ``LOG_LEVEL`` with the process id (scripts and runner processes)."""
         logging.basicConfig(level=getattr(logging, self.log_level.upper(), logging.INFO),
                             format="[%(asctime)s] [%(levelname)s] [%(name)s::%(process)d] %(message)s")
+        quiet_url_logging()
+
+
+def quiet_url_logging() -> None:
+    """urllib3 logs each request line at DEBUG, pre-signed storage URLs with their signatures included: keep it at
+    WARNING whatever LOG_LEVEL says."""
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
 def variables() -> dict[str, tuple[str | None, str, type]]:

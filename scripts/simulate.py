@@ -24,7 +24,7 @@ from backend.active import STRATEGIES
 from backend.evaluation.dataset import load_dataset
 from backend.evaluation.report import write_report
 from backend.evaluation.simulation import SAL_CONDITIONS, SimConfig, Simulator
-from backend.evaluation.suite import SuiteConfig, run_suite
+from backend.evaluation.suite import SuiteConfig, run_suite, write_suite_report
 from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 from backend.training.trainer import LOSSES
 
@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help=f"fine-tuning steps per round (default {defaults.train.steps}, with --suite {suite.sim.train.steps})")
     parser.add_argument("--suite", action="store_true", help="run the bias suite instead of one dataset")
+    parser.add_argument("--report", action="store_true",
+                        help="with --suite: only rewrite OUT/suite.md and OUT/suite.json from the finished cells")
     parser.add_argument("--kinds", nargs="+", default=suite.kinds, choices=CUE_KINDS, help="bias kinds of the suite")
     parser.add_argument("--shares", nargs="+", type=float, default=suite.shares, help="shares of annotated images (suite)")
     parser.add_argument("--bias", type=float, default=suite.bias, help="share of training images whose cue matches the class (suite)")
@@ -67,7 +69,7 @@ def main() -> None:
         cfg = SuiteConfig(kinds=args.kinds, methods=args.losses or suite.methods, shares=args.shares,
                           seeds=args.seeds or suite.seeds, train_images=args.train_images, bias=args.bias, sim=sim)
         started = time.perf_counter()
-        run_suite(out, cfg)
+        write_suite_report(out, cfg) if args.report else run_suite(out, cfg)
         print((out / "suite.md").read_text())
         print(json.dumps({"seconds": round(time.perf_counter() - started, 1)}))
         return

@@ -44,6 +44,7 @@ def summarise(records: list[dict[str, Any]], budget: int) -> list[dict[str, Any]
     for (strategy, loss), seeds in runs.items():
         control = strategy in CONTROLS
         finals = [sorted(rs, key=lambda r: r["round"])[-1] for rs in seeds.values()]
+        paired = _paired(seeds, runs.get((strategy, "ce"), {})) if loss != "ce" and not control else np.array([])
         curves = [sorted(rs, key=lambda r: r["round"]) for rs in seeds.values()]
         accuracy = np.array([f["shifted"]["accuracy"] for f in finals])
         mixes = [r["class_mix"] for rs in curves for r in rs if r["class_mix"]]
@@ -60,10 +61,21 @@ def summarise(records: list[dict[str, Any]], budget: int) -> list[dict[str, Any]
             "gap_closed": _gap(accuracy.mean(), base, oracle),
             "gap_closed_full_mask": _gap(accuracy.mean(), base, upper),
             "test_accuracy_drop": float(base_test - np.mean([f["test"]["accuracy"] for f in finals])),
+            "vs_ce_mean": float(paired.mean()) if paired.size else float("nan"),
+            "vs_ce_std": float(paired.std()) if paired.size else float("nan"),
             "annotation_seconds": float(np.mean([f["annotation_seconds"] for f in finals])),
             "majority_class_share": float(np.mean(majority)) if majority else float("nan"),
         })
     return sorted(rows, key=lambda r: (r["strategy"] not in CONTROLS, r["loss"], -r["shifted_accuracy"]))
+
+
+def _final_shifted(rounds: list[dict]) -> float:
+    return sorted(rounds, key=lambda r: r["round"])[-1]["shifted"]["accuracy"]
+
+
+def _paired(seeds: dict[int, list[dict]], ce: dict[int, list[dict]]) -> np.ndarray:
+    """Per seed, the final shifted accuracy minus cross-entropy's on the same selection (seeds both ran)."""
+    return np.array([_final_shifted(seeds[s]) - _final_shifted(ce[s]) for s in sorted(seeds) if s in ce])
 
 
 def _control(runs: dict, strategy: str, loss: str) -> float:

@@ -53,6 +53,7 @@ from backend.training.training_set import prepare
 
 logger = logging.getLogger(__name__)
 ANNOTATOR_OF_LOSS = {"click": "click", "ce": "click", "box": "box", "cyborg": "box", "copy_replace": "box", "auto": "click",
+                     "attention": "click",
                      "swap": "mask", "dfr": "mask", "randomize": "box", "rrr": "box", "reconstruct": "box"}  # combinations: their first part
 ANNOTATOR_SEPARATOR = "/"  # "swap/box": the simulated person gives boxes instead of the loss's default annotation
 SAL_CONDITIONS = ("sal", "sal_single", "frozen_teacher", "no_ai_saliency", "all_human", "no_saliency")

@@ -21,6 +21,7 @@ from backend.evaluation.simulation import SimConfig, Simulator
 from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 
 logger = logging.getLogger(__name__)
+MAX_TEST_DROP = 0.02  # a method may cost at most this much in-distribution accuracy
 CONTROL_METHODS = ("ce",)  # cross-entropy only on the same selection; base, full mask and oracle come with every run
 
 
@@ -52,9 +53,14 @@ def run_suite(out: Path, cfg: SuiteConfig, progress: bool = True) -> list[dict[s
             folder = out / kind / f"{share:g}"
             records = Simulator(data, sim, folder, progress=progress, models=out / kind).run()
             write_report(records, asdict(sim), folder)
+    return write_suite_report(out, cfg)
+
+
+def write_suite_report(out: Path, cfg: SuiteConfig) -> list[dict[str, Any]]:
+    """``OUT/suite.json`` and ``OUT/suite.md`` from the cells finished so far (several runs may share ``out``)."""
     rows = suite_rows(out, cfg)
-    (out / "suite.json").write_text(json.dumps(rows, indent=1))
-    (out / "suite.md").write_text(suite_table(rows, cfg))
+    (Path(out) / "suite.json").write_text(json.dumps(rows, indent=1))
+    (Path(out) / "suite.md").write_text(suite_table(rows, cfg))
     return rows
 
 
@@ -80,8 +86,9 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
     middle = shares[len(shares) // 2]
     lines = [
         "| kind | method | " + " | ".join(f"shifted acc @{s:.0%}" for s in shares) + " | " +
-        " | ".join(f"gap closed @{s:.0%}" for s in shares) + f" | test acc @{middle:.0%} | human s @{middle:.0%} |",
-        "|---|---|" + "---|" * (2 * len(shares) + 2),
+        " | ".join(f"gap closed @{s:.0%}" for s in shares) +
+        f" | minus ce, paired @{middle:.0%} | test acc @{middle:.0%} | human s @{middle:.0%} |",
+        "|---|---|" + "---|" * (2 * len(shares) + 3),
     ]
     verdicts = []
     for kind in cfg.kinds:
@@ -93,8 +100,9 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
             accs = [f"{cells[s]['shifted_accuracy']:.3f} ± {cells[s]['shifted_accuracy_std']:.3f}" if s in cells else "" for s in shares]
             gaps = [f"{cells[s]['gap_closed']:.2f}" if s in cells and np.isfinite(cells[s]["gap_closed"]) else "" for s in shares]
             mid = cells.get(middle) or next(iter(cells.values()))
+            paired = f"{mid['vs_ce_mean']:+.3f} ± {mid['vs_ce_std']:.3f}" if np.isfinite(mid.get("vs_ce_mean", np.nan)) else ""
             lines.append(f"| {kind} | {name} | " + " | ".join(accs) + " | " + " | ".join(gaps) +
-                         f" | {mid['test_accuracy']:.3f} | {mid['annotation_seconds']:.0f} |")
+                         f" | {paired} | {mid['test_accuracy']:.3f} | {mid['annotation_seconds']:.0f} |")
         at_five = [r for r in mine if r["share"] == middle and r["strategy"] not in ("base", "oracle", "full_mask")]
         if at_five:
             best = max(at_five, key=lambda r: r["shifted_accuracy"])
@@ -102,5 +110,12 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
             met = np.isfinite(gap) and gap >= 0.9
             verdicts.append(f"- **{kind}**: best at {middle:.0%} is `{best['loss']}` with shifted accuracy "
                             f"{best['shifted_accuracy']:.3f} ± {best['shifted_accuracy_std']:.3f}, gap closed "
-                            f"{gap:.2f}: " + ("the 90% goal is met." if met else "the 90% goal is NOT met."))
+                            f"{gap:.2f}: " + ("the 90% goal is met." if met else "the 90% goal is NOT met.") +
+                            _accuracy_drops(at_five))
     return "\n".join(lines) + "\n\n" + "\n".join(verdicts) + "\n"
+
+
+def _accuracy_drops(rows: list[dict[str, Any]]) -> str:
+    """The methods whose in-distribution accuracy fell more than ``MAX_TEST_DROP`` below the base model's."""
+    dropped = [f"`{r['loss']}` ({r['test_accuracy_drop']:+.3f})" for r in rows if r["test_accuracy_drop"] > MAX_TEST_DROP]
+    return f" Test accuracy fell by more than {MAX_TEST_DROP} with " + ", ".join(dropped) + "." if dropped else ""

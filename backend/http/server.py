@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     def _no_model(exc: CheckpointError) -> tuple[Response, int]:
         logger.error("model cannot be loaded: %s", exc)
         metrics.errors.labels(metrics.endpoint(request.path)).inc()
-        return jsonify(error=f"model cannot be loaded: {exc}"), 503
+        return jsonify(error="the model cannot be loaded; the backend's log says which file and why"), 503
 
     @app.errorhandler(OSError)
     def _storage_error(exc: OSError) -> tuple[Response, int]:
@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/")
     @app.get("/health")
     def health() -> Response:
-        return jsonify(status="UP", model_class="AttentionModel", model_dir=settings.model_dir)
+        return jsonify(status="UP", model_class="AttentionModel")
 
     @app.post("/setup")
     def setup() -> Response:

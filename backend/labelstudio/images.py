@@ -15,8 +15,9 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urljoin, urlparse
+from urllib.parse import ParseResult, parse_qs, unquote, urljoin, urlparse
 
+import certifi
 import numpy as np
 import requests
 import urllib3
@@ -67,12 +68,17 @@ class HostBackoff:
 SLOW_HOSTS = HostBackoff()  # per worker process, shared by every project's fetcher
 
 
-def _is_private(host: str) -> bool:
+def public_address(host: str) -> str:
+    """The address ``host`` resolves to, resolved once; ImageError unless every address it has is public (the
+    connection then goes to this address, so a second lookup cannot rebind the name to a private one)."""
     try:
-        infos = socket.getaddrinfo(host, None)
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise ImageError(f"cannot resolve image host '{host}': {exc.strerror}") from None
-    return any(not ipaddress.ip_address(info[4][0]).is_global for info in infos)
+    addresses = [info[4][0] for info in infos]
+    if not addresses or any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+        raise ImageError(f"image host '{host}' resolves to a private address")
+    return addresses[0]
 
 
 @dataclass(frozen=True)
@@ -137,12 +143,14 @@ class ImageFetcher:
     def _local_path(self, path: str) -> bytes:
         check_reference(path)
         root = self.access.document_root
-        candidate = Path(path) if Path(path).is_absolute() or not root else Path(root) / path
+        if not root:
+            raise ImageError("local image paths are read only below LOCAL_FILES_DOCUMENT_ROOT, which is not set")
+        candidate = Path(path) if Path(path).is_absolute() else Path(root) / path
         try:
             resolved = candidate.resolve()
         except (OSError, RuntimeError) as exc:  # symlink loops, names too long
             raise ImageError(f"image path cannot be resolved: {type(exc).__name__}") from None
-        if root and not resolved.is_relative_to(Path(root).resolve()):
+        if not resolved.is_relative_to(Path(root).resolve()):
             raise ImageError(f"image path '{path}' is outside LOCAL_FILES_DOCUMENT_ROOT")
         try:
             if not resolved.is_file():
@@ -164,22 +172,22 @@ class ImageFetcher:
                                  f"{parsed.scheme}://{host}{path[:100]}")
             if self.access.api_key:
                 headers["Authorization"] = f"Token {self.access.api_key}"
-        elif hostname.lower() in self.access.allowed_hosts:
-            if _is_private(hostname):
-                raise ImageError(f"image host '{hostname}' resolves to a private address")
-        else:
+        elif hostname.lower() not in self.access.allowed_hosts:
             raise ImageError(f"image host '{hostname}' is neither the Label Studio host nor in ALLOWED_IMAGE_HOSTS")
         display = url.split("?")[0]
         SLOW_HOSTS.check(host)
         deadline = time.monotonic() + self.access.timeout
         try:
-            with self.session.get(
-                url, headers=headers, timeout=self.access.timeout, stream=True, allow_redirects=False
-            ) as response:
-                if response.status_code != 200:
-                    raise ImageError(f"fetching {display} returned HTTP {response.status_code}")
-                data = self._read_until(response, deadline, display)
-        except (requests.Timeout, DeadlineExceeded) as exc:
+            if host == self.ls_host:
+                with self.session.get(
+                    url, headers=headers, timeout=self.access.timeout, stream=True, allow_redirects=False
+                ) as response:
+                    data = self._read_until(response.status_code, response.raw, deadline, display)
+            else:
+                data = self._pinned(parsed, public_address(hostname), deadline, display)
+        except urllib3.exceptions.NewConnectionError as exc:  # refused: a subclass of urllib3's time-out, not one
+            raise ImageError(f"cannot fetch {display}: {type(exc).__name__}") from None
+        except (requests.Timeout, urllib3.exceptions.TimeoutError, DeadlineExceeded) as exc:
             SLOW_HOSTS.timed_out(host)
             raise ImageError(f"cannot fetch {display} within IMAGE_TIMEOUT ({self.access.timeout:g} s)") from exc
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
@@ -187,12 +195,33 @@ class ImageFetcher:
         SLOW_HOSTS.answered(host)
         return data
 
-    def _read_until(self, response: requests.Response, deadline: float, display: str) -> bytes:
+    def _pinned(self, parsed: ParseResult, address: str, deadline: float, display: str) -> bytes:
+        """GET from an allowed host at the ``address`` that was checked (TLS still verifies the host's name)."""
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        timeout = urllib3.Timeout(connect=self.access.timeout, read=self.access.timeout)
+        if parsed.scheme == "https":
+            pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+                address, port, timeout=timeout, retries=False, server_hostname=parsed.hostname,
+                assert_hostname=parsed.hostname, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
+        else:
+            pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+        target = parsed.path or "/"
+        with pool:
+            response = pool.urlopen("GET", target + (f"?{parsed.query}" if parsed.query else ""), redirect=False,
+                                    headers={"Host": parsed.netloc}, preload_content=False)
+            try:
+                return self._read_until(response.status, response, deadline, display)
+            finally:
+                response.release_conn()
+
+    def _read_until(self, status: int, body: urllib3.BaseHTTPResponse, deadline: float, display: str) -> bytes:
         """The body, read as it arrives, refused past MAX_IMAGE_BYTES or the deadline (a server sending one byte
         a second never times out a single read)."""
+        if status != 200:
+            raise ImageError(f"fetching {display} returned HTTP {status}")
         limit = self.access.max_bytes
         chunks, size = [], 0
-        while chunk := response.raw.read1(1 << 16, decode_content=True):
+        while chunk := body.read1(1 << 16, decode_content=True):
             size += len(chunk)
             if size > limit:
                 raise ImageError(f"image at {display} is larger than MAX_IMAGE_BYTES ({limit})")

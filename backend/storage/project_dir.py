@@ -14,19 +14,28 @@
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
 
 from backend.models.store import ModelStore
 
-_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_LABEL_STUDIO_ID = re.compile(r"(\d+)(\.\d{6,})?")  # "12", or "12.1700000000": the id and a timestamp
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def project_key(project: object) -> str:
-    """Folder name for a Label Studio project id ("12" or "12.1700000000" -> "12")."""
-    text = str(project or "default").split(".")[0]
-    return _SAFE.sub("_", text) or "default"
+    """Folder name of a project id, one per id: Label Studio's "12" and "12.1700000000" are project 12; other plain
+    names stay as they are; anything else ("..", "a/b", "项目") becomes "id-" and a hash of it, so two ids never
+    share a folder and none leaves MODEL_DIR."""
+    text = "default" if project is None or project == "" else str(project)
+    number = _LABEL_STUDIO_ID.fullmatch(text)
+    if number:
+        return number.group(1)
+    if _PLAIN.fullmatch(text):
+        return text
+    return "id-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 class ProjectDir:

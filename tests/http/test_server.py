@@ -97,13 +97,16 @@ def test_unknown_route_is_json_404(client):
     assert response.status_code == 404 and "error" in response.json
 
 
-def test_an_unreadable_model_path_gets_503_naming_the_file(settings, label_config_xml, tasks, tmp_path):
+def test_an_unreadable_model_path_gets_503_and_the_log_names_the_file(settings, label_config_xml, tasks, tmp_path, caplog):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"PK\x03\x04 truncated zip")
     client = create_app(settings.updated(model_path=str(broken))).test_client()
     response = _predict(client, label_config_xml, tasks)
-    assert response.status_code == 503 and "broken.pt" in response.json["error"]
-    assert client.get("/health").status_code == 200
+    assert response.status_code == 503 and "cannot be loaded" in response.json["error"]
+    assert str(tmp_path) not in response.get_data(as_text=True)  # no server paths or torch internals to the caller
+    assert "broken.pt" in caplog.text
+    health = client.get("/health")
+    assert health.status_code == 200 and settings.model_dir not in health.get_data(as_text=True)
 
 
 def test_a_full_disk_while_recording_an_annotation_gets_507_and_changes_nothing(client, settings, label_config_xml, monkeypatch):

@@ -38,12 +38,12 @@ def test_gunicorn_serves_the_protocol(server, label_config_xml, tasks):
     url, log_path = server
     auth = ("ann", "s3cret")
     assert requests.post(f"{url}/setup", json={"schema": label_config_xml}, auth=("ann", "bad"), timeout=10).status_code == 401
-    setup = requests.post(f"{url}/setup", json={"project": "1.1", "schema": label_config_xml}, auth=auth, timeout=30)
+    setup = requests.post(f"{url}/setup", json={"project": "1.1700000000", "schema": label_config_xml}, auth=auth, timeout=30)
     assert setup.status_code == 200
     versions = set()
     for _ in range(4):  # requests land on both workers; each loads the same model
         response = requests.post(
-            f"{url}/predict", json={"tasks": tasks, "project": "1.1", "label_config": label_config_xml}, auth=auth, timeout=60
+            f"{url}/predict", json={"tasks": tasks, "project": "1.1700000000", "label_config": label_config_xml}, auth=auth, timeout=60
         )
         assert response.status_code == 200
         body = response.json()

@@ -119,6 +119,10 @@ def test_local_paths_are_confined_to_the_document_root(tmp_path):
         fetcher.load("/data/local-files/?d=missing.png")
     with pytest.raises(ImageError, match="no image URL"):
         fetcher.load("")
+    unrooted = ImageFetcher(Settings().image_access)  # no document root: no file on disk is readable
+    for path in (str(root / "in.png"), f"file://{root / 'in.png'}", "in.png"):
+        with pytest.raises(ImageError, match="LOCAL_FILES_DOCUMENT_ROOT"):
+            unrooted.load(path)
 
 
 @pytest.mark.parametrize(
@@ -200,3 +204,32 @@ def test_a_host_that_keeps_timing_out_is_paused(slow_server, monkeypatch):
         with pytest.raises(ImageError, match="timed out repeatedly"):
             fetcher.load("/data/upload/silent/b.png")
     assert time.monotonic() - started < 0.5
+
+
+def test_an_allowed_host_is_resolved_once_and_connected_at_the_checked_address(monkeypatch):
+    """DNS rebinding: the name answers a public address to the check and 127.0.0.1 afterwards; the connection
+    must go to the address that was checked."""
+    import socket
+
+    import urllib3
+
+    answers = iter(["93.184.216.34", "127.0.0.1", "127.0.0.1"])
+    lookups = []
+
+    def rebinding(host, *args, **kwargs):
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), 0))]
+
+    connected = []
+
+    def urlopen(self, method, url, **kwargs):
+        connected.append((self.host, url, kwargs["headers"]["Host"]))
+        raise urllib3.exceptions.NewConnectionError(None, "stopped by the test")
+
+    monkeypatch.setattr(images.socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(urllib3.HTTPConnectionPool, "urlopen", urlopen)
+    fetcher = ImageFetcher(Settings(allowed_image_hosts=("img.example.org",)).image_access, session=_NoNetwork())
+    with pytest.raises(ImageError, match="NewConnectionError"):
+        fetcher.load("http://img.example.org/cats/a.png?size=2")
+    assert lookups == ["img.example.org"]
+    assert connected == [("93.184.216.34", "/cats/a.png?size=2", "img.example.org")]

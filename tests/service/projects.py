@@ -15,7 +15,7 @@ def record_click(data, settings, xml) -> None:
 
 def predict_version(client, xml):
     task = {"id": 1, "data": {"image": "/data/local-files/?d=images/test/00000.png"}}
-    response = client.post("/predict", json={"tasks": [task], "project": "8.1", "label_config": xml})
+    response = client.post("/predict", json={"tasks": [task], "project": "8.1700000000", "label_config": xml})
     assert response.status_code == 200
     return response.json["model_version"]
 

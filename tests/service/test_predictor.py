@@ -44,7 +44,7 @@ def test_manager_loads_once_and_reloads_on_a_new_version(settings, label_config_
     from backend.models.checkpoints import Manifest
 
     manager = PredictorCache(settings)
-    first = manager.get("4.123", label_config_xml)
+    first = manager.get("4.1700000000", label_config_xml)
     assert manager.get(4, label_config_xml) is first
     state = first.classifier.model.state_dict()
     manifest = Manifest(version="v0002", arch="resnet18", classes=list(first.label_config.classes), image_size=64)

@@ -3,11 +3,21 @@ from backend.storage.project_dir import ProjectDir, project_key
 
 def test_project_keys():
     assert project_key(12) == "12" and project_key("12.1700000000") == "12"
-    assert project_key(None) == "default" and project_key("a/b") == "a_b"
+    assert project_key(None) == "default" and project_key("my-project_2") == "my-project_2"
+
+
+def test_distinct_ids_never_share_a_folder_or_leave_model_dir(tmp_path):
+    ids = ["..", "../../x", "a/b", "a_b", "项目", "__", "12.5", "12", "012", ".", "", "x" * 65, "x" * 64]
+    keys = [project_key(i) for i in ids]
+    assert len(set(keys)) == len(ids) and project_key("") == "default"
+    for key in keys:
+        assert "/" not in key and not key.startswith(".")
+        assert ProjectDir(tmp_path, key).path.parent == tmp_path
+        assert project_key(key) == key  # a folder name maps to itself (ProjectDir.all)
 
 
 def test_every_file_lives_in_the_projects_folder(tmp_path):
-    project = ProjectDir(tmp_path, "7.123")
+    project = ProjectDir(tmp_path, "7.1700000000")
     assert project.key == "7" and project.path == tmp_path / "7"
     paths = [project.journal, project.journal_lock, project.queue, project.sal_state, project.run_lock, project.pending,
              project.status, project.log, project.score_cache("v0002")]

@@ -60,7 +60,7 @@ def test_click_guidance_moves_attention_to_objects_where_cross_entropy_does_not(
     assert guided >= vanilla + 0.25
 
 
-@pytest.mark.parametrize("loss", ["box", "cyborg", "copy_replace", "auto", "swap", "randomize", "rrr", "dfr", "swap+click",
+@pytest.mark.parametrize("loss", ["box", "cyborg", "copy_replace", "auto", "attention", "swap", "randomize", "rrr", "dfr", "swap+click",
                                   "randomize+rrr"])
 def test_every_loss_trains_and_reports(biased, annotated, loss):
     data, base = biased
@@ -134,3 +134,46 @@ def test_last_layer_retraining_changes_only_the_head(biased, annotated):
     fine_tune(tuned, "small_cnn", boxes, TrainConfig(loss="dfr", steps=50))
     for (name, before), after in zip(base.state_dict().items(), tuned.state_dict().values()):
         assert torch.equal(before, after) == (not name.startswith("fc.")), name
+
+
+def test_auto_swaps_where_an_object_is_known_and_randomises_only_where_just_ignore_is_marked(biased, annotated, monkeypatch):
+    from dataclasses import replace
+
+    from backend.training import trainer
+
+    _, base = biased
+    _, boxes, _ = annotated
+    half = len(boxes) // 2
+    objects = boxes.objects.clone()
+    objects[half:] = False  # the second half: only "ignore" marks
+    data = replace(boxes, objects=objects)
+    seen = {}
+    real_swap, real_randomize = trainer.swap_backgrounds, trainer.randomize_ignored
+
+    def swap(images, objects, *args):
+        seen.setdefault("swapped", objects.flatten(1).amax(1) > 0)
+        return real_swap(images, objects, *args)
+
+    def randomize(images, ignore, generator):
+        seen.setdefault("randomized", ignore.flatten(1).amax(1) > 0)
+        return real_randomize(images, ignore, generator)
+
+    monkeypatch.setattr(trainer, "swap_backgrounds", swap)
+    monkeypatch.setattr(trainer, "randomize_ignored", randomize)
+    fine_tune(copy.deepcopy(base), "small_cnn", data, TrainConfig(loss="auto", steps=1, batch_size=len(data), unlabeled_batch=0))
+    assert seen["swapped"].any() and seen["randomized"].any()
+    assert not (seen["swapped"] & seen["randomized"]).any()  # an image is swapped or randomised, never both
+
+
+def test_auto_with_only_class_labels_trains_like_cross_entropy(biased, annotated):
+    from dataclasses import replace
+
+    _, base = biased
+    _, boxes, _ = annotated
+    labels_only = replace(boxes, objects=torch.zeros_like(boxes.objects), ignore=torch.zeros_like(boxes.ignore))
+    tuned = {}
+    for loss in ("auto", "ce"):
+        tuned[loss] = copy.deepcopy(base)
+        fine_tune(tuned[loss], "small_cnn", labels_only, TrainConfig(loss=loss, steps=3, batch_size=8, unlabeled_batch=0))
+    for a, b in zip(tuned["auto"].state_dict().values(), tuned["ce"].state_dict().values()):
+        assert torch.equal(a, b)
