@@ -72,7 +72,7 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
     world = distributed.current()
     project_size = sync_from_label_studio(project, settings) if world.is_main else None
     distributed.barrier(world)
-    journal = AnnotationJournal(project).read()
+    journal = AnnotationJournal(project).compact()  # each run folds the webhooks' log into the snapshot
     if not journal.get("label_config"):
         raise NothingToTrain(f"project {project.key}: no labeling config recorded yet")
     config = LabelConfig.parse(journal["label_config"])

@@ -5,7 +5,8 @@
     MODEL_DIR/<project>/
       v0001/ v0002/ ...          served model versions (model.pt + manifest.json)
       interpretability/vNNNN/    SAL's second model
-      annotations.json           the annotation journal (+ .journal.lock)
+      annotations.json           the annotation journal: snapshot, annotations.log since it,
+                                 annotations.counters.json, .journal.lock
       scores/<version>.npz       batch-scoring cache per model version
       queue.json                 the annotation queue last pushed to Label Studio
       sal_state.json             SAL's progress
@@ -69,6 +70,14 @@ class ProjectDir:
     @property
     def journal(self) -> Path:
         return self.path / "annotations.json"
+
+    @property
+    def journal_log(self) -> Path:
+        return self.path / "annotations.log"
+
+    @property
+    def journal_counters(self) -> Path:
+        return self.path / "annotations.counters.json"
 
     @property
     def journal_lock(self) -> Path:

@@ -19,15 +19,37 @@ def test_upsert_counts_changes_and_resets_when_a_run_is_due(tmp_path):
     assert journal.upsert(_task(3), {"id": 12}, XML, train_every=0) == (2, False)  # 0: only on "Start training"
 
 
-def test_one_event_is_one_write(tmp_path, monkeypatch):
-    from backend.storage import journal as module
+def test_a_webhook_appends_one_line_and_never_rewrites_the_snapshot(tmp_path):
+    project = ProjectDir(tmp_path, 1)
+    journal = AnnotationJournal(project)
+    for i in range(2000):  # a large project, folded into its snapshot
+        journal.upsert(_task(i), {"id": i, "result": ["x" * 200]}, XML, train_every=0)
+    journal.compact()
+    snapshot = project.journal.stat()
+    assert snapshot.st_size > 400_000 and project.journal_log.stat().st_size == 0
+    journal.upsert(_task(5000), {"id": 5000}, XML, train_every=0)
+    journal.delete([7], XML)
+    journal.training_requested(XML)
+    after = project.journal.stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (snapshot.st_ino, snapshot.st_mtime_ns, snapshot.st_size)
+    assert len(project.journal_log.read_text().splitlines()) == 3
+    assert project.journal_log.stat().st_size < 1000  # the config is logged once, not with every event
+    data = journal.read()
+    assert "5000" in data["tasks"] and "7" not in data["tasks"] and len(data["tasks"]) == 2000
 
-    writes = []
-    original = module.atomic_write_json
-    monkeypatch.setattr(module, "atomic_write_json", lambda path, data: (writes.append(path), original(path, data)))
-    journal = AnnotationJournal(ProjectDir(tmp_path, 1))
-    journal.upsert(_task(1), {"id": 10}, XML, train_every=1)
-    assert len(writes) == 1
+
+def test_unknown_deletes_write_nothing_and_a_cut_line_is_skipped(tmp_path):
+    project = ProjectDir(tmp_path, 1)
+    journal = AnnotationJournal(project)
+    journal.upsert(_task(1), {"id": 10}, XML, 5)
+    size = project.journal_log.stat().st_size
+    assert journal.delete([999], XML) == (0, 1) and project.journal_log.stat().st_size == size
+    with open(project.journal_log, "a") as handle:
+        handle.write('{"op": "upsert", "task": {"id": 2')  # a worker killed in the middle of a write
+    assert list(journal.read()["tasks"]) == ["1"]
+    journal.upsert(_task(3), {"id": 30}, XML, 5)  # the next event is not glued to the cut line
+    assert list(journal.compact()["tasks"]) == ["1", "3"] and project.journal_log.stat().st_size == 0
+    assert journal.read()["label_config"] == XML
 
 
 def test_delete_and_replace(tmp_path):
