@@ -22,7 +22,7 @@ from backend.core.cam import METHODS as CAM_METHODS
 from backend.core.superpixels import METHODS as SUPERPIXEL_METHODS
 from backend.core.superpixels import SuperpixelParams
 from backend.labelstudio.annotations import POLICIES
-from backend.labelstudio.images import MAX_IMAGE_PIXELS, ImageAccess
+from backend.labelstudio.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, ImageAccess
 from backend.models.architectures import ARCHITECTURES
 from backend.models.classifier import PRETRAINED_MODES
 from backend.training.sal import ChangePoint
@@ -75,6 +75,7 @@ class Settings:
     allowed_image_hosts: tuple[str, ...] = ()
     max_image_pixels: int = MAX_IMAGE_PIXELS
     max_image_bytes: int = 50 * 1024 * 1024
+    max_image_side: int = MAX_IMAGE_SIDE
     image_timeout: float = 10.0
     max_tasks_per_request: int = 1000  # /predict refuses more (Label Studio gives up after ML_TIMEOUT_PREDICT anyway)
     model_cache_size: int = 8  # loaded models (project x labeling config) a worker keeps, least recently used leave first
@@ -133,7 +134,8 @@ class Settings:
     @property
     def image_access(self) -> ImageAccess:
         return ImageAccess(self.label_studio_url, self.label_studio_api_key, self.local_files_document_root,
-                           self.allowed_image_hosts, self.max_image_pixels, self.max_image_bytes, self.image_timeout)
+                           self.allowed_image_hosts, self.max_image_pixels, self.max_image_bytes, self.image_timeout,
+                           self.max_image_side)
 
     def configure_logging(self) -> None:
         """Log to stderr at ``LOG_LEVEL`` with the process id (scripts and runner processes)."""
@@ -191,7 +193,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "LABEL_STUDIO_TIMEOUT": (1e-3, None), "IMAGE_SIZE": (8, None), "SUPERPIXEL_SEGMENTS": (1, None),
     "SUPERPIXEL_SIZE": (8, None), "SUPERPIXEL_COMPACTNESS": (1e-6, None), "IGNORE_REGIONS": (0, None),
     "IGNORE_THRESHOLD": (0, 1), "HEAT_FLOOR": (0, 0.999), "PREDICT_BATCH_SIZE": (1, None), "MAX_IMAGE_PIXELS": (1, None),
-    "MAX_IMAGE_BYTES": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "MAX_TASKS_PER_REQUEST": (1, None), "MODEL_CACHE_SIZE": (1, None),
+    "MAX_IMAGE_BYTES": (1, None), "MAX_IMAGE_SIDE": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "MAX_TASKS_PER_REQUEST": (1, None), "MODEL_CACHE_SIZE": (1, None),
     "TRAIN_LR": (1e-12, None), "TRAIN_STEPS": (1, None), "TRAIN_BATCH_SIZE": (1, None), "TRAIN_UNLABELED_BATCH": (0, None),
     "TRAIN_GUIDANCE_WEIGHT": (0, None), "CYBORG_ALPHA": (0, 1), "TRAIN_CLASS_WEIGHT": (0, None), "TRAIN_SEED": (0, None),
     "TRAIN_EVERY": (0, None), "TRAIN_MAX_CONCURRENT": (1, None), "KEEP_VERSIONS": (1, None), "QUEUE_BATCH_SIZE": (1, None),

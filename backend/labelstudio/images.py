@@ -1,8 +1,9 @@
 """Fetch and decode task images: local paths, Label Studio URLs and allowed http(s) hosts.
 
 Every image is read with Pillow into an RGB uint8 array (the first frame of an
-animation, EXIF rotation applied). Images over ``max_pixels`` or ``max_bytes``
-are refused before they are decoded.
+animation, EXIF rotation applied), reduced to what the model and the superpixels
+need. Images over ``max_pixels``, ``max_side`` or ``max_bytes`` are refused before
+they are decoded.
 """
 from __future__ import annotations
 
@@ -21,11 +22,14 @@ import certifi
 import numpy as np
 import requests
 import urllib3
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+from backend.core.superpixels import SuperpixelParams
 
 LS_PATH_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/uploaded/", "/tasks/")  # Label Studio's media
 MAX_URL_LENGTH = 4096
 MAX_IMAGE_PIXELS = 50_000_000  # default limit on decoded pixels of an image and of an annotation's brush region
+MAX_IMAGE_SIDE = 20_000  # default limit on an image's longer side (thin strips cost memory per row when resized)
 
 
 class ImageError(ValueError):
@@ -92,6 +96,7 @@ class ImageAccess:
     max_pixels: int
     max_bytes: int
     timeout: float  # seconds
+    max_side: int = MAX_IMAGE_SIDE
 
 
 class ImageFetcher:
@@ -104,11 +109,11 @@ class ImageFetcher:
         self.ls_scheme = urlparse(self.ls_url).scheme.lower() if self.ls_url else ""
         self.ls_host = urlparse(self.ls_url).netloc.lower() if self.ls_url else ""
 
-    def load(self, url: str) -> np.ndarray:
-        """RGB uint8 array (H, W, 3) of the image at ``url``."""
+    def load(self, url: str, fit: Fit | None = None) -> Picture:
+        """The image at ``url``, reduced to ``fit`` when given."""
         if not isinstance(url, str) or not url.strip():
             raise ImageError("task has no image URL")
-        return decode_image(self.read_bytes(url.strip()), self.access.max_pixels)
+        return decode_image(self.read_bytes(url.strip()), self.access.max_pixels, self.access.max_side, fit)
 
     def read_bytes(self, url: str) -> bytes:
         check_reference(url)
@@ -240,24 +245,74 @@ def check_reference(reference: str) -> None:
         raise ImageError("image reference with a NUL byte, a backslash or another control character")
 
 
-def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """Decode image bytes to RGB uint8, refusing more than ``max_pixels`` pixels."""
+@dataclass(frozen=True)
+class Fit:
+    """The smallest image the model and the superpixels need: the short side at least ``short`` px and the long
+    side at least ``long`` px (never upscaled); extreme aspect ratios are squeezed to at most ``MAX_ASPECT``."""
+
+    short: int
+    long: int
+
+    @classmethod
+    def for_model(cls, image_size: int, superpixels: SuperpixelParams) -> "Fit":
+        """What a model of input ``image_size`` and segmentation at ``superpixels.work_size`` need, in predict and
+        in training alike (both segment the same reduced image, so a click maps to the segment that was shown)."""
+        return cls(image_size, superpixels.work_size)
+
+    def shape(self, height: int, width: int) -> tuple[int, int]:
+        """(h, w) of an image of ``height`` x ``width`` decoded for this fit."""
+        scale = min(1.0, max(self.short / min(height, width), self.long / max(height, width)))
+        longest = MAX_ASPECT * max(self.short, self.long)
+        return (max(1, min(round(height * scale), longest)), max(1, min(round(width * scale), longest)))
+
+
+MAX_ASPECT = 8  # a 1 x 2,000,000 px strip is read as 1 x (8 x the fit's side) px, not allocated per row at full size
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An image as the backend works with it: ``pixels`` (RGB uint8, reduced to a :class:`Fit`) and ``size``,
+    the (height, width) of the full image, which the regions returned to Label Studio are drawn at."""
+
+    pixels: np.ndarray
+    size: tuple[int, int]
+
+
+def decode_image(data: bytes, max_pixels: int, max_side: int = MAX_IMAGE_SIDE, fit: Fit | None = None) -> Picture:
+    """Decode image bytes to RGB uint8, refusing more than ``max_pixels`` pixels or a side over ``max_side`` before
+    anything is decoded; with ``fit``, JPEGs are decoded at reduced scale (Pillow's draft mode) and every image is
+    reduced to the fit, so a 12-megapixel photo never exists at full size in memory."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             if image.width * image.height > max_pixels:
                 raise ImageError(f"image has {image.width}x{image.height} pixels, over MAX_IMAGE_PIXELS ({max_pixels})")
+            if max(image.width, image.height) > max_side:
+                raise ImageError(f"image is {image.width}x{image.height} pixels, a side over MAX_IMAGE_SIDE ({max_side})")
             image.seek(0)
+            full = _oriented_size(image)
+            if fit is not None:
+                height, width = fit.shape(image.height, image.width)
+                image.draft("RGB", (width, height))  # JPEG: decode at 1/2, 1/4 or 1/8 scale where that still covers the fit
             image = ImageOps.exif_transpose(image)
             image.load()
+            if fit is not None and (image.height, image.width) != fit.shape(*full):
+                height, width = fit.shape(*full)
+                image = image.resize((width, height), Image.BILINEAR, reducing_gap=2.0)
     except ImageError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"not a readable image: {exc}") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt files
         raise ImageError(f"corrupt or truncated image: {exc}") from None
-    return to_rgb(image)
+    return Picture(to_rgb(image), full)
+
+
+def _oriented_size(image: Image.Image) -> tuple[int, int]:
+    """(height, width) of ``image`` as shown, after its EXIF orientation."""
+    turned = image.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
+    return (image.width, image.height) if turned else (image.height, image.width)
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:

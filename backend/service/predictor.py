@@ -16,7 +16,7 @@ import torch
 from backend.active.annotation_queue import Queue
 from backend.core.superpixels import compute_superpixels
 from backend.labelstudio.config import LabelConfig
-from backend.labelstudio.images import ImageError, ImageFetcher
+from backend.labelstudio.images import Fit, ImageError, ImageFetcher, Picture
 from backend.labelstudio.predictions import choice_region, heat_region, ignore_regions, saliency_region
 from backend.models.classifier import Classifier
 from backend.models.inference import Analysis, Analyzer, to_batch
@@ -87,13 +87,13 @@ class Predictor:
         if self.analyzer is None:
             self.setup()
         readable = self.read_images(tasks)
-        images = [image for _, image in readable]
+        images = [picture.pixels for _, picture in readable]
         predictions = [self._empty() for _ in tasks]
         analyses = self.analyzer.analyze(images) if images else []
         suggestions = self._suggested_saliency(images, analyses)
-        for (i, image), analysis, suggestion in zip(readable, analyses, suggestions):
+        for (i, picture), analysis, suggestion in zip(readable, analyses, suggestions):
             try:
-                predictions[i] = self.prediction_for(image, analysis, suggestion)
+                predictions[i] = self.prediction_for(picture, analysis, suggestion)
             except Exception as exc:  # one task's failure leaves the others answered
                 logger.error("task %s: no prediction: %s", _task_id(tasks[i], i), _short(exc))
         queue = self._queue()
@@ -111,12 +111,14 @@ class Predictor:
         predicted = torch.tensor([a.predicted for a in analyses])
         return list(machine_saliency(model.model, model.arch, inputs, predicted, self.settings.cam_method))
 
-    def read_images(self, tasks: list[dict]) -> list[tuple[int, np.ndarray]]:
-        """(index, RGB image) of each task whose image can be read; the others are logged and left out."""
+    def read_images(self, tasks: list[dict]) -> list[tuple[int, Picture]]:
+        """(index, picture reduced to what the model needs) of each task whose image can be read; the others are
+        logged and left out. Only reduced images are held, so a batch of photos costs model-size memory."""
         readable = []
+        fit = Fit.for_model(self.classifier.image_size, self.settings.superpixels)
         for i, task in enumerate(tasks):
             try:
-                readable.append((i, self.fetcher.load(self.image_url(task))))
+                readable.append((i, self.fetcher.load(self.image_url(task), fit)))
             except (ImageError, TaskError) as exc:
                 logger.error("task %s: %s", _task_id(task, i), _short(exc))
             except Exception as exc:  # whatever a hostile reference does, it costs this task only
@@ -144,18 +146,19 @@ class Predictor:
     def _empty(self) -> dict:
         return {"result": [], "score": 0.0, "model_version": self.model_version}
 
-    def prediction_for(self, image: np.ndarray, analysis: Analysis, suggestion: np.ndarray | None = None) -> dict:
-        """The Label Studio prediction of one analysed image (with SAL's suggested object region when given)."""
+    def prediction_for(self, picture: Picture, analysis: Analysis, suggestion: np.ndarray | None = None) -> dict:
+        """The Label Studio prediction of one analysed image (with SAL's suggested object region when given); the
+        regions are drawn at the full image's size."""
         if not np.all(np.isfinite(analysis.probabilities)) or not np.all(np.isfinite(analysis.attention)):
             raise TaskError("the model gave non-finite outputs")
-        size = image.shape[:2]
+        size = picture.size
         config, s = self.label_config, self.settings
         result = choice_region(config, analysis)
         result += heat_region(config, analysis, size, s.heat_floor)
         if suggestion is not None:
             result += saliency_region(config, suggestion, size)
         if config.brush_name and config.ignore_region_label:
-            superpixels = compute_superpixels(image, s.superpixels)
+            superpixels = compute_superpixels(picture.pixels, s.superpixels)
             result += ignore_regions(config, analysis, superpixels, size, s.ignore_regions, s.ignore_threshold)
         return {
             "result": result,

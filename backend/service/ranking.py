@@ -68,14 +68,13 @@ def score_tasks(
         chunk = todo[start : start + batch]
         readable = model.read_images(chunk)
         if readable:
-            images = [image for _, image in readable]
-            analyses = model.analyzer.analyze(images)
+            analyses = model.analyzer.analyze([picture.pixels for _, picture in readable])
             small = downsample_maps(np.stack([a.attention for a in analyses]), POOL_ATTENTION_SIDE)
-            for (i, image), analysis, attention in zip(readable, analyses, small):
+            for (i, picture), analysis, attention in zip(readable, analyses, small):
                 task = chunk[i]
                 scored[str(task["id"])] = {"probabilities": analysis.probabilities, "attention": attention, "embeddings": analysis.embedding}
                 if with_predictions:
-                    predictions[task["id"]] = model.prediction_for(image, analysis)
+                    predictions[task["id"]] = model.prediction_for(picture, analysis)
         bar.update(len(chunk))
     bar.close()
     for part, part_predictions in distributed.gather((scored, predictions), world):

@@ -14,7 +14,7 @@ from typing import Any
 from backend.labelstudio.annotations import parse_task
 from backend.labelstudio.client import connect, project_tasks
 from backend.labelstudio.config import LabelConfig
-from backend.labelstudio.images import ImageError, ImageFetcher
+from backend.labelstudio.images import Fit, ImageError, ImageFetcher
 from backend.models.checkpoints import Manifest
 from backend.service.classifiers import project_classifier
 from backend.service.sal_training import train_sal
@@ -76,7 +76,12 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
     if not journal.get("label_config"):
         raise NothingToTrain(f"project {project.key}: no labeling config recorded yet")
     config = LabelConfig.parse(journal["label_config"])
+    store = project.models
+    if world.is_main:
+        store.clean_partial()
+    base = project_classifier(settings, project, config.classes)
     fetcher = ImageFetcher(settings.image_access)
+    fit = Fit.for_model(base.image_size, settings.superpixels)  # the same reduced images predict segments
     examples, images, labels = [], [], {}
     for entry in journal["tasks"].values():
         parsed = parse_task(entry["task"], entry["annotations"], config, settings.annotation_policy,
@@ -88,7 +93,7 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
         if parsed.example.label is not None:
             labels[parsed.example.task_id] = parsed.example.label
         try:
-            images.append(fetcher.load(parsed.example.image_url))
+            images.append(fetcher.load(parsed.example.image_url, fit).pixels)
         except Exception as exc:  # one unreadable or hostile example never fails the run
             logger.warning("project %s: task %.100s skipped: %.300s", project.key, parsed.example.task_id,
                            exc if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}")
@@ -96,10 +101,6 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
         examples.append(parsed.example)
     if not examples:
         raise NothingToTrain(f"project {project.key}: no usable annotated task")
-    store = project.models
-    if world.is_main:
-        store.clean_partial()
-    base = project_classifier(settings, project, config.classes)
     logger.info("project %s: training from %s on %d annotated tasks", project.key, base.version, len(examples))
     if settings.sal_change_point:
         model, metrics = train_sal(project, settings, examples, images, base, project_size or len(journal["tasks"]))

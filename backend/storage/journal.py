@@ -76,12 +76,17 @@ class AnnotationJournal:
         line = (json.dumps(event, separators=(",", ":")) + "\n").encode()
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a+b") as handle:
-            if handle.tell() and (handle.seek(-1, os.SEEK_END), handle.read(1))[1] != b"\n":
-                line = b"\n" + line  # end a line a killed writer left unfinished, so this one stays readable
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        atomic_write_json(self.counters, {"since_training": since_training, "label_config": config})
+            size = handle.tell()
+            try:
+                if size and (handle.seek(-1, os.SEEK_END), handle.read(1))[1] != b"\n":
+                    line = b"\n" + line  # end a line a killed writer left unfinished, so this one stays readable
+                handle.write(line)
+                handle.flush()
+                os.fsync(handle.fileno())
+                atomic_write_json(self.counters, {"since_training": since_training, "label_config": config})
+            except OSError:  # a full disk: the event is not recorded at all
+                handle.truncate(size)
+                raise
 
     def upsert(self, task: dict, annotation: dict, label_config: str, train_every: int) -> tuple[int, bool]:
         """Record (or replace) ``annotation`` of ``task``.

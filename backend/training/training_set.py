@@ -99,9 +99,8 @@ def prepare(examples: list[Example], images: list[np.ndarray], size: int, superp
         if example.negative:
             segments = [segmentation.segment_at(x, y) for x, y in example.negative]
             ignore |= segmentation.mask(segments, image.shape[:2])
-        for mask in example.ignore_masks:
-            if mask.shape == ignore.shape:
-                ignore |= mask
+        for mask in example.ignore_masks:  # drawn at the full image's size, the image here is reduced
+            ignore |= resize_mask(mask, *ignore.shape)
         if ignore.any():
             negative[i] = resize_map(ignore.astype(np.float32), loss_size, loss_size) > 0.5
         box[i] = box_mask(example.boxes, (loss_size, loss_size), unit=100)

@@ -111,17 +111,17 @@ def test_an_unreadable_model_path_gets_503_and_the_log_names_the_file(settings, 
 
 def test_a_full_disk_while_recording_an_annotation_gets_507_and_changes_nothing(client, settings, label_config_xml, monkeypatch):
     import errno
-    import json
 
     from backend.storage import files
+    from backend.storage.journal import AnnotationJournal
     from backend.storage.project_dir import ProjectDir
 
     project = {"id": 3, "label_config": label_config_xml}
     event = {"action": "ANNOTATION_CREATED", "project": project, "task": {"id": 1, "data": {"image": "x.png"}},
              "annotation": {"id": 1, "result": []}}
     client.post("/webhook", json={"action": "ANNOTATIONS_DELETED", "annotations": [], "project": project})
-    path = ProjectDir(settings.model_dir, 3).journal
-    before = path.read_text()
+    folder = ProjectDir(settings.model_dir, 3)
+    before = AnnotationJournal(folder).read()
 
     def full(handle, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -129,5 +129,5 @@ def test_a_full_disk_while_recording_an_annotation_gets_507_and_changes_nothing(
     monkeypatch.setattr(files.json, "dump", full)
     response = client.post("/webhook", json=event)
     assert response.status_code == 507 and "No space left" in response.json["error"]
-    assert path.read_text() == before and json.loads(before)["tasks"] == {}
-    assert not list(path.parent.glob("*.tmp*"))
+    assert AnnotationJournal(folder).read() == before and before["tasks"] == {}
+    assert not list(folder.path.glob("*.tmp*")) and not list(folder.path.glob(".tmp-*"))

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from backend.labelstudio import images
-from backend.labelstudio.images import ImageError, ImageFetcher, decode_image
+from backend.labelstudio.images import Fit, ImageError, ImageFetcher, decode_image
 from backend.settings import Settings
 
 
@@ -49,10 +49,10 @@ def image_server():
 def test_label_studio_upload_is_fetched_with_the_token(image_server):
     url, seen = image_server
     fetcher = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key="secret-token").image_access)
-    image = fetcher.load("/data/upload/1/a.png")
+    image = fetcher.load("/data/upload/1/a.png").pixels
     assert image.shape == (10, 20, 3) and tuple(image[0, 0]) == (10, 200, 30)
     assert seen[-1]["Authorization"] == "Token secret-token"
-    assert fetcher.load(f"{url}/data/upload/1/a.png").shape == (10, 20, 3)
+    assert fetcher.load(f"{url}/data/upload/1/a.png").pixels.shape == (10, 20, 3)
 
 
 def test_http_errors_are_clear_and_hide_the_token(image_server):
@@ -111,7 +111,7 @@ def test_local_paths_are_confined_to_the_document_root(tmp_path):
     Image.new("RGB", (4, 4)).save(root / "in.png")
     Image.new("RGB", (4, 4)).save(tmp_path / "out.png")
     fetcher = ImageFetcher(Settings(local_files_document_root=str(root)).image_access)
-    assert fetcher.load("/data/local-files/?d=in.png").shape == (4, 4, 3)
+    assert fetcher.load("/data/local-files/?d=in.png").pixels.shape == (4, 4, 3)
     for escape in ("/data/local-files/?d=../out.png", str(tmp_path / "out.png")):
         with pytest.raises(ImageError, match="outside"):
             fetcher.load(escape)
@@ -138,8 +138,8 @@ def test_local_paths_are_confined_to_the_document_root(tmp_path):
     ids=["cmyk", "16bit", "grey", "rgba", "palette", "animated"],
 )
 def test_any_mode_becomes_rgb_uint8(make):
-    image = decode_image(make(), max_pixels=1000)
-    assert image.shape == (5, 6, 3) and image.dtype == np.uint8
+    picture = decode_image(make(), max_pixels=1000)
+    assert picture.pixels.shape == (5, 6, 3) and picture.pixels.dtype == np.uint8 and picture.size == (5, 6)
 
 
 def test_bad_images_get_clear_errors():
@@ -150,6 +150,52 @@ def test_bad_images_get_clear_errors():
         decode_image(b"<html>not an image</html>", max_pixels=10**6)
     with pytest.raises(ImageError, match="truncated|corrupt"):
         decode_image(_png(Image.new("RGB", (100, 100)), "JPEG")[:200], max_pixels=10**6)
+
+
+def _photo(width: int, height: int, **save) -> bytes:
+    """A smooth colour gradient saved as JPEG (a stand-in for a camera photo)."""
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.stack([x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height)], axis=-1)
+    return _png(Image.fromarray(pixels.astype(np.uint8)), "JPEG", quality=85, **save)
+
+
+def test_a_photo_is_decoded_at_the_size_the_model_needs_and_keeps_its_full_size():
+    data = _photo(4000, 3000)
+    picture = decode_image(data, max_pixels=50_000_000, fit=Fit(224, 160))
+    assert picture.size == (3000, 4000) and picture.pixels.shape == (224, 299, 3)  # short side 224, aspect kept
+    full = decode_image(data, max_pixels=50_000_000).pixels
+    reduced = np.asarray(Image.fromarray(full).resize((299, 224), Image.BILINEAR), dtype=np.float32)
+    assert np.abs(picture.pixels.astype(np.float32) - reduced).mean() < 3  # draft-mode decoding: the same picture
+    small = decode_image(_photo(100, 80), max_pixels=10**6, fit=Fit(224, 160))
+    assert small.pixels.shape == (80, 100, 3)  # never upscaled
+
+
+def test_exif_rotation_turns_the_full_size_too():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    picture = decode_image(_photo(400, 300, exif=exif), max_pixels=10**6, fit=Fit(64, 64))
+    assert picture.size == (400, 300) and picture.pixels.shape[0] > picture.pixels.shape[1]
+
+
+def test_thin_strips_and_header_only_bombs_cost_little():
+    import resource
+    import time
+
+    strip = _png(Image.new("L", (1, 19_000), 128))  # a few hundred bytes, 19,000 px tall
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    picture = decode_image(strip, max_pixels=50_000_000, fit=Fit(224, 160))
+    assert picture.size == (19_000, 1) and picture.pixels.shape == (8 * 224, 1, 3)  # squeezed to 8 x the fit
+    with pytest.raises(ImageError, match="MAX_IMAGE_SIDE"):
+        decode_image(_png(Image.new("L", (1, 2_000_000), 128)), max_pixels=50_000_000, fit=Fit(224, 160))
+    header = _photo(64, 64)
+    bomb = bytearray(header)
+    marker = bomb.index(b"\xff\xc0")  # start of frame: height and width follow the precision byte
+    bomb[marker + 5 : marker + 9] = (7000).to_bytes(2, "big") + (7000).to_bytes(2, "big")
+    with pytest.raises(ImageError, match="truncated|corrupt"):
+        decode_image(bytes(bomb[:700]), max_pixels=50_000_000, fit=Fit(224, 160))
+    assert time.perf_counter() - started < 2
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # kB: nothing near full size
 
 
 @pytest.fixture
