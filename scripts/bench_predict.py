@@ -1,12 +1,17 @@
 #!/usr/bin/env python
-"""Benchmark /predict against its floor, the bare model forward + backward, on the same images.
+"""Benchmark /predict on camera-sized JPEGs against its floor, measured in the same run.
 
-Prints JSON: per batch size, the floor (ms per image), the full /predict path (ms per
-task: image decode, CAM, superpixels, RLE, JSON) and their ratio.
+For each image size (224 px, about 1 MP and 12 MP) and architecture: the floor is a plain JPEG decode of that
+file plus one forward of the model at its input size; the full path is one /predict task through the WSGI app
+(fetch, decode, CAM or the attention branch's map, superpixels, RLE, JSON). Every variant is warmed up and the
+variants alternate, so neither carries the warm-up or a burst of load from elsewhere. Prints JSON: ms per task,
+floor, ratio, kB per prediction, and the worker's peak memory above its resting size for a batch of 1 and of
+``--batch`` tasks.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import tempfile
@@ -16,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from skimage import data as photos
 
 import backend  # noqa: F401
-from backend.evaluation.synthetic import BiasSpec, draw_sample
 from backend.http.server import create_app
 from backend.labelstudio.templates import render_template
 from backend.models.architectures import build_model
@@ -26,69 +31,102 @@ from backend.models.checkpoints import save_checkpoint
 from backend.models.inference import to_batch
 from backend.settings import Settings
 
+SIZES = {"224px": (224, 224), "1MP": (1280, 960), "12MP": (4000, 3000)}
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+
+def photo(width: int, height: int, seed: int) -> bytes:
+    """A photo-like JPEG: a bundled scikit-image photo scaled to the size, with sensor-like noise, quality 90."""
+    source = [photos.astronaut(), photos.chelsea(), photos.coffee()][seed % 3]
+    image = np.asarray(Image.fromarray(source).resize((width, height), Image.BICUBIC), dtype=np.int16)
+    noise = np.random.default_rng(seed).integers(-6, 7, image.shape, dtype=np.int16)
+    buffer = io.BytesIO()
+    Image.fromarray((image + noise).clip(0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _rss_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def peak_memory_mb(fn) -> float:
+    """Peak resident memory while ``fn`` runs, above the resident memory before it (Linux: VmHWM reset)."""
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _rss_kb("VmRSS")
+    fn()
+    return (_rss_kb("VmHWM") - before) / 1024
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=224, help="image and model input size (px)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--archs", nargs="+", default=["resnet18", "abn_resnet18"],
-                        help="architectures; an attention branch network serves its own map A(x), without a backward pass")
+                        help="an attention branch network serves its own map A(x), without a backward pass")
+    parser.add_argument("--image-size", type=int, default=224, help="model input size (px)")
+    parser.add_argument("--batch", type=int, default=8, help="tasks per request for the memory figure")
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.manual_seed(0)
-    classes = ["horizontal", "vertical"]
-    spec = BiasSpec(size=args.size)
-    rng = np.random.default_rng(0)
-    largest = max(args.batch_sizes)
-    results = {"size": args.size, "torch_threads": torch.get_num_threads(), "archs": {}}
+    classes = ["cat", "dog"]
+    label_config = render_template("combined", classes)
+    results: dict = {"image_size": args.image_size, "torch_threads": torch.get_num_threads(), "sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        images = []
-        for i in range(largest):
-            image, _, _ = draw_sample(rng, spec, i % 2, i % 2)
-            Image.fromarray(image).save(root / f"{i}.png")
-            images.append(image)
-        label_config = render_template("combined", classes)
+        files = {}
+        for name in args.sizes:
+            width, height = SIZES[name]
+            for i in range(args.batch):
+                (root / f"{name}-{i}.jpg").write_bytes(photo(width, height, i))
+            files[name] = root / f"{name}-0.jpg"
+        variants = {}
         for arch in args.archs:
-            model = build_model(arch, len(classes))
-            save_checkpoint(model, str(root / f"{arch}.pt"), arch, classes, args.size, "bench")
-            settings = Settings(
-                model_dir=str(root / "models" / arch), model_path=str(root / f"{arch}.pt"), local_files_document_root=str(root),
-                image_size=args.size, predict_batch_size=largest, pretrained_weights="none", device="cpu",
-            )
+            model = build_model(arch, len(classes)).eval()
+            save_checkpoint(model, str(root / f"{arch}.pt"), arch, classes, args.image_size, "bench")
+            settings = Settings(model_dir=str(root / "models" / arch), model_path=str(root / f"{arch}.pt"),
+                                local_files_document_root=str(root), image_size=args.image_size,
+                                predict_batch_size=args.batch, pretrained_weights="none", device="cpu")
             client = create_app(settings).test_client()
-            train_model = build_model(arch, len(classes)).eval()
-            batches = results["archs"].setdefault(arch, {})
-            for batch in args.batch_sizes:
-                inputs = to_batch(images[:batch], args.size)
+            for name in args.sizes:
+                variants[(arch, name)] = (client, model)
 
-                def floor() -> None:
-                    train_model.zero_grad(set_to_none=True)
-                    train_model(inputs).sum().backward()
+        def request(client, name: str, count: int) -> list[dict]:
+            tasks = [{"id": i, "data": {"image": f"/data/local-files/?d={name}-{i}.jpg"}} for i in range(count)]
+            response = client.post("/predict", json={"tasks": tasks, "project": 1, "label_config": label_config})
+            assert response.status_code == 200 and all(r["result"] for r in response.json["results"])
+            return response.json["results"]
 
-                tasks = [{"id": i, "data": {"image": f"/data/local-files/?d={i}.png"}} for i in range(batch)]
+        def floor(model, name: str) -> None:
+            with Image.open(files[name]) as image:
+                pixels = np.asarray(image.convert("RGB"))
+            with torch.no_grad():
+                model(to_batch([pixels], args.image_size))
 
-                def full() -> None:
-                    response = client.post("/predict", json={"tasks": tasks, "project": 1, "label_config": label_config})
-                    assert response.status_code == 200 and all(r["result"] for r in response.json["results"])
-
-                floor_ms = 1000 * _median_time(floor, args.repeats) / batch
-                full_ms = 1000 * _median_time(full, args.repeats) / batch
-                batches[str(batch)] = {
-                    "floor_forward_backward_ms_per_image": round(floor_ms, 2),
-                    "predict_ms_per_task": round(full_ms, 2),
-                    "ratio": round(full_ms / floor_ms, 3),
-                }
+        timings: dict = {key: {"floor": [], "predict": []} for key in variants}
+        for key, (client, model) in variants.items():  # warm-up of every variant
+            floor(model, key[1])
+            request(client, key[1], 1)
+        for _ in range(args.repeats):  # alternate the variants
+            for key, (client, model) in variants.items():
+                for part, fn in (("floor", lambda: floor(model, key[1])), ("predict", lambda: request(client, key[1], 1))):
+                    started = time.perf_counter()
+                    fn()
+                    timings[key][part].append(time.perf_counter() - started)
+        for key, (client, model) in variants.items():
+            arch, name = key
+            floor_ms = 1000 * statistics.median(timings[key]["floor"])
+            predict_ms = 1000 * statistics.median(timings[key]["predict"])
+            prediction = request(client, name, 1)[0]
+            results["sizes"].setdefault(name, {})[arch] = {
+                "jpeg_kB": round(files[name].stat().st_size / 1024, 1),
+                "floor_decode_forward_ms": round(floor_ms, 1),
+                "predict_ms_per_task": round(predict_ms, 1),
+                "ratio": round(predict_ms / floor_ms, 3),
+                "prediction_kB": round(len(json.dumps(prediction)) / 1024, 1),
+                "peak_memory_MB_1_task": round(peak_memory_mb(lambda: request(client, name, 1)), 1),
+                f"peak_memory_MB_{args.batch}_tasks": round(peak_memory_mb(lambda: request(client, name, args.batch)), 1),
+            }
     print(json.dumps(results, indent=2))
 
 

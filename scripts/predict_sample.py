@@ -51,8 +51,8 @@ def main() -> None:
             "true": row["label"],
             "predicted": regions[0]["value"]["choices"][0] if regions else None,
             "score": round(prediction["score"], 3),
-            "heat_regions": sum(1 for r in regions if r["value"].get("brushlabels") == ["Attention"]),
-            "ignore_regions": sum(1 for r in regions if r["value"].get("brushlabels") == ["Ignore"]),
+            "heat_regions": sum(1 for r in regions if r["value"].get("polygonlabels") == ["Attention"]),
+            "ignore_regions": sum(1 for r in regions if r["value"].get("polygonlabels") == ["Ignore"]),
         })
     print(json.dumps({"model_version": body["model_version"], "predictions": summary}, indent=2))
 

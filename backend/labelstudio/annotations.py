@@ -10,12 +10,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from backend.core.examples import Example, Point
+from backend.core.outlines import polygon_mask
 from backend.labelstudio.brush_rle import RLEError, rle_to_alpha
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.images import MAX_IMAGE_PIXELS
 
 POLICIES = ("latest", "merge")
+MAX_POLYGON_POINTS = 10_000
+POLYGON_MASK_SIDE = 512  # an accepted outline becomes a mask this large (the training resizes it to its image)
 
 
 @dataclass
@@ -128,6 +133,24 @@ class _RegionReader:
             self.messages.append(f"{self._where(region)}: box is outside the image")
             return
         self.example.boxes.append(box)
+
+    def _polygonlabels(self, region: dict, value: dict) -> None:
+        labels = value.get("polygonlabels") or []
+        if self.config.overlay_ignore_label not in labels or region.get("from_name") != self.config.overlay_name:
+            return  # the heat outlines are ours, not the annotator's
+        points = value.get("points")
+        if (not isinstance(points, list) or not 3 <= len(points) <= MAX_POLYGON_POINTS
+                or not all(isinstance(p, list) and len(p) == 2 and _finite(*p) for p in points)):
+            self.messages.append(f"{self._where(region)}: polygon needs 3 to {MAX_POLYGON_POINTS} finite [x, y] points")
+            return
+        width, height = region.get("original_width"), region.get("original_height")
+        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
+            width, height = 1, 1  # only the shape matters: the mask is resized to the image
+        scale = min(1.0, POLYGON_MASK_SIDE / max(width, height))
+        shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+        mask = polygon_mask(np.clip(np.asarray(points, dtype=np.float64), 0, 100) / 100, shape)
+        if mask.any():
+            self.example.ignore_masks.append(mask)
 
     def _brushlabels(self, region: dict, value: dict) -> None:
         labels = value.get("brushlabels") or []

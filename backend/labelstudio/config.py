@@ -41,6 +41,9 @@ class LabelConfig:
     heat_label: str | None = None
     ignore_region_label: str | None = None
     saliency_label: str | None = None  # brush label of the object's region (human saliency; SAL's suggestion)
+    overlay_name: str | None = None  # PolygonLabels control the model draws into: heat levels, suggested regions
+    overlay_heat_label: str | None = None
+    overlay_ignore_label: str | None = None
 
     @property
     def digest(self) -> str:
@@ -81,6 +84,12 @@ class LabelConfig:
                 )
             elif control.tag == "RectangleLabels" and "rectangles_name" not in found:
                 found.update(rectangles_name=control.name, object_labels=tuple(labels))
+            elif control.tag == "PolygonLabels" and "overlay_name" not in found:
+                found.update(
+                    overlay_name=control.name,
+                    overlay_heat_label=_pick(labels, HEAT_WORDS),
+                    overlay_ignore_label=_pick(labels, NEGATIVE_WORDS),
+                )
             elif control.tag == "BrushLabels" and "brush_name" not in found:
                 found.update(
                     brush_name=control.name,

@@ -1,9 +1,13 @@
-"""The prediction regions of one analysed image, one small builder per control: class, heat, ignore, object."""
+"""The prediction regions of one analysed image, one small builder per control: class, heat, ignore, object.
+
+The heat and the suggested regions go into the config's PolygonLabels overlay as outlines (a few kB at any image
+size); configs without one get full-resolution BrushLabels masks, which grow with the image."""
 from __future__ import annotations
 
 import numpy as np
 
 from backend.core.maps import resize_map
+from backend.core.outlines import level_outlines, mask_outline
 from backend.core.superpixels import Superpixels
 from backend.labelstudio.brush_rle import mask_to_rle
 from backend.labelstudio.config import LabelConfig
@@ -11,6 +15,8 @@ from backend.labelstudio.regions import choice, region
 from backend.models.inference import Analysis
 
 HEAT_LEVELS = 8  # quantising the heat keeps the RLE short; 8 shades are plenty to see the gradient
+OVERLAY_LEVELS = 4  # nested heat outlines in the overlay control
+HEAT_OUTLINE_SIDE = 64  # the heat is outlined on the attention map at this size (it is smooth; the outline is short)
 
 
 def _brush(config: LabelConfig, label: str, mask: np.ndarray, **extra: object) -> dict:
@@ -39,8 +45,22 @@ def heat_alpha(attention: np.ndarray, height: int, width: int, floor: float) -> 
     return (levels * (255 // HEAT_LEVELS)).astype(np.uint8)
 
 
+def _polygon(config: LabelConfig, label: str, points: np.ndarray, size: tuple[int, int], **extra: object) -> dict:
+    value = {"points": np.round(points * 100, 2).tolist(), "polygonlabels": [label], "closed": True}
+    return region(config, config.overlay_name, "polygonlabels", value, size) | extra
+
+
 def heat_region(config: LabelConfig, analysis: Analysis, size: tuple[int, int], floor: float) -> list[dict]:
-    """The attention map as one graded BrushLabels region (opacity follows the attention, none below ``floor``)."""
+    """The attention map, drawn where it reaches ``floor``: nested outlines at ``OVERLAY_LEVELS`` levels in the
+    overlay control (each level adds the control's opacity, so the shade follows the attention), or, in configs
+    without one, a graded BrushLabels region at the image's full size."""
+    if config.overlay_name and config.overlay_heat_label:
+        heat = analysis.attention
+        if max(heat.shape) > HEAT_OUTLINE_SIDE:
+            heat = resize_map(heat, HEAT_OUTLINE_SIDE, HEAT_OUTLINE_SIDE)
+        levels = [floor + k * (1.0 - floor) / OVERLAY_LEVELS for k in range(OVERLAY_LEVELS)]
+        return [_polygon(config, config.overlay_heat_label, points, size, readonly=True, meta={"level": index + 1})
+                for index, points in level_outlines(heat, levels)]
     if not (config.brush_name and config.heat_label):
         return []
     alpha = heat_alpha(analysis.attention, size[0], size[1], floor)
@@ -65,11 +85,19 @@ def ignore_candidates(superpixels: Superpixels, attention: np.ndarray, limit: in
 def ignore_regions(
     config: LabelConfig, analysis: Analysis, superpixels: Superpixels, size: tuple[int, int], limit: int, threshold: float
 ) -> list[dict]:
-    """Suggested "ignore" regions: one BrushLabels region per selected superpixel (see :func:`ignore_candidates`)."""
-    if not (config.brush_name and config.ignore_region_label) or limit <= 0:
+    """Suggested "ignore" regions, one per selected superpixel (see :func:`ignore_candidates`): its exact outline
+    in the overlay control, or, in configs without one, a BrushLabels mask at the image's full size."""
+    overlay = bool(config.overlay_name and config.overlay_ignore_label)
+    if not (overlay or (config.brush_name and config.ignore_region_label)) or limit <= 0:
         return []
     regions = []
     for segment, mean in ignore_candidates(superpixels, analysis.attention, limit, threshold):
-        mask = superpixels.mask([segment], size).astype(np.uint8) * 255
-        regions.append(_brush(config, config.ignore_region_label, mask, score=round(mean, 4), meta={"segment": segment}))
+        extra = {"score": round(mean, 4), "meta": {"segment": segment}}
+        if overlay:
+            points = mask_outline(superpixels.labels == segment)
+            if points is not None:
+                regions.append(_polygon(config, config.overlay_ignore_label, points, size, **extra))
+        else:
+            mask = superpixels.mask([segment], size).astype(np.uint8) * 255
+            regions.append(_brush(config, config.ignore_region_label, mask, **extra))
     return regions

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import Any, Iterator
+from typing import Any
 
 from backend.storage.files import atomic_write_json, file_lock, read_json
 from backend.storage.project_dir import ProjectDir

@@ -26,8 +26,8 @@ def test_label_studio_gets_attention_pre_annotations_from_the_backend(stack, lab
     config = LabelConfig.parse(client.projects.get(pid).label_config)
     for task in tasks[:10]:
         prediction = found[task.id][0]
-        kinds = [(r["type"], tuple(r["value"].get("brushlabels", []))) for r in prediction["result"]]
-        assert ("choices", ()) in kinds and ("brushlabels", ("Attention",)) in kinds and ("brushlabels", ("Ignore",)) in kinds
+        kinds = [(r["type"], tuple(r["value"].get("polygonlabels", []))) for r in prediction["result"]]
+        assert ("choices", ()) in kinds and ("polygonlabels", ("Attention",)) in kinds and ("polygonlabels", ("Ignore",)) in kinds
         assert 0.0 <= prediction["score"] <= 1.0
         assert config.interface.validate_prediction(prediction, return_errors=True) == []
 

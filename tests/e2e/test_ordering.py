@@ -57,7 +57,7 @@ def test_queue_reaches_label_studio_in_strategy_order(project, label_studio):
     predictions = list(client.predictions.list(task=queue.order[0]))
     assert predictions and predictions[0].model_version == queue.version and predictions[0].score == 0.0
     types = {r["type"] for r in predictions[0].result}
-    assert types == {"choices", "brushlabels"}
+    assert types == {"choices", "polygonlabels"}
     views = [v for v in client.views.list(project=pid) if (v.data or {}).get("title") == VIEW_TITLE]
     assert len(views) == 1
     headers = {"Authorization": f"Token {label_studio.token}"}

@@ -41,7 +41,7 @@ def test_clicks_boxes_and_class():
 def test_accepted_ignore_region_becomes_a_mask():
     mask = np.zeros((100, 200), dtype=np.uint8)
     mask[10:30, 50:90] = 255
-    region = {"from_name": "attention", "to_name": "image", "type": "brushlabels", "original_width": 200, "original_height": 100,
+    region = {"from_name": "paint", "to_name": "image", "type": "brushlabels", "original_width": 200, "original_height": 100,
               "value": {"format": "rle", "rle": mask2rle(mask), "brushlabels": ["Ignore"]}}
     heat = dict(region, value=dict(region["value"], brushlabels=["Attention"]))
     ex = parse_task(TASK, [_annotation([_choice("cat"), region, heat])], CONFIG).example
@@ -102,7 +102,7 @@ def test_a_result_that_is_not_a_list_is_reported_not_fatal():
 
 
 def _brush(rle, width, height):
-    return {"id": "r", "from_name": "attention", "to_name": "image", "type": "brushlabels", "original_width": width,
+    return {"id": "r", "from_name": "paint", "to_name": "image", "type": "brushlabels", "original_width": width,
             "original_height": height, "value": {"format": "rle", "rle": rle, "brushlabels": ["Ignore"]}}
 
 
@@ -130,3 +130,20 @@ def test_a_crafted_long_run_cannot_allocate_more_than_the_limit():
     huge = mask2rle(np.zeros((side, side), np.uint8))  # 16 MP of zeros in a few kB
     parsed = parse_task(TASK, [_annotation([_choice("cat"), _brush(huge, side, side)])], CONFIG, max_pixels=1_000_000)
     assert parsed.example.ignore_masks == [] and "at most 1000000" in " ".join(parsed.messages)
+
+
+def test_an_accepted_ignore_outline_becomes_a_mask_and_heat_outlines_are_skipped():
+    square = [[10, 20], [40, 20], [40, 60], [10, 60]]
+
+    def outline(label, points):
+        return {"id": label, "from_name": "overlay", "to_name": "image", "type": "polygonlabels", "original_width": 4000,
+                "original_height": 3000, "value": {"points": points, "polygonlabels": [label], "closed": True}}
+
+    parsed = parse_task(TASK, [_annotation([_choice("cat"), outline("Ignore", square), outline("Attention", square),
+                                            outline("Ignore", [[1, 2]])])], CONFIG)
+    [mask] = parsed.example.ignore_masks
+    assert mask.shape == (384, 512)  # the outline's shape, at most 512 px: the training resizes it to its image
+    rows, cols = np.nonzero(mask)
+    assert abs(cols.min() / 512 - 0.10) < 0.01 and abs(cols.max() / 512 - 0.40) < 0.01
+    assert abs(rows.min() / 384 - 0.20) < 0.01 and abs(rows.max() / 384 - 0.60) < 0.01
+    assert any("3 to 10000 finite" in m for m in parsed.messages)

@@ -9,10 +9,12 @@ def test_templates_parse_with_the_controls_the_backend_needs(name):
     config = LabelConfig.parse(render_template(name, ["boat", "car", "horse"]))
     assert config.classes == ("boat", "car", "horse")
     assert (config.image_name, config.image_key, config.choices_name) == ("image", "image", "class")
-    assert config.brush_name == "attention" and config.heat_label == "Attention"
+    assert config.overlay_name == "overlay" and config.overlay_heat_label == "Attention"
+    assert config.heat_label is None  # the brush is the annotator's; the model draws outlines in the overlay
     if name in ("click", "combined"):
         assert (config.focus_label, config.ignore_point_label) == ("focus", "ignore")
-        assert config.ignore_region_label == "Ignore"
+        assert config.ignore_region_label == "Ignore" and config.overlay_ignore_label == "Ignore"
+        assert config.brush_name == "paint"
     if name in ("box", "combined"):
         assert config.rectangles_name == "box" and config.object_labels == ("object",)
 

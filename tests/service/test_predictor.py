@@ -12,10 +12,11 @@ def test_predict_returns_validated_pre_annotations(settings, label_config_xml, t
     assert len(predictions) == len(tasks)
     for prediction in predictions:
         assert interface.validate_prediction(prediction, return_errors=True) == []
-        types = [(r["type"], tuple(r["value"].get("brushlabels", []))) for r in prediction["result"]]
+        types = [(r["type"], tuple(r["value"].get("polygonlabels", []))) for r in prediction["result"]]
         assert types[0] == ("choices", ())
-        assert types[1] == ("brushlabels", ("Attention",))
-        assert all(t == ("brushlabels", ("Ignore",)) for t in types[2:]) and len(types) > 2
+        heat = [t for t in types if t == ("polygonlabels", ("Attention",))]
+        ignore = [t for t in types if t == ("polygonlabels", ("Ignore",))]
+        assert heat and ignore and len(heat) + len(ignore) == len(types) - 1
         assert prediction["model_version"] == model.model_version == "base-resnet18-" + model.model_version[-8:]
         assert 0.5 <= prediction["score"] <= 1.0
         assert prediction["score"] == prediction["result"][0]["score"]
