@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import torch
 
 from backend.active.annotation_queue import Queue
-from backend.core.superpixels import compute_superpixels
+from backend.core.superpixels import Superpixels, compute_superpixels
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.images import Fit, ImageError, ImageFetcher, Picture
 from backend.labelstudio.predictions import choice_region, heat_region, ignore_regions, saliency_region
@@ -89,11 +90,13 @@ class Predictor:
         readable = self.read_images(tasks)
         images = [picture.pixels for _, picture in readable]
         predictions = [self._empty() for _ in tasks]
-        analyses = self.analyzer.analyze(images) if images else []
+        with ThreadPoolExecutor(1) as pool:  # segment while the model runs (both release the GIL)
+            segmented = [pool.submit(self._segments, picture) for _, picture in readable]
+            analyses = self.analyzer.analyze(images) if images else []
         suggestions = self._suggested_saliency(images, analyses)
-        for (i, picture), analysis, suggestion in zip(readable, analyses, suggestions):
+        for (i, picture), analysis, suggestion, segments in zip(readable, analyses, suggestions, segmented):
             try:
-                predictions[i] = self.prediction_for(picture, analysis, suggestion)
+                predictions[i] = self.prediction_for(picture, analysis, suggestion, segments.result())
             except Exception as exc:  # one task's failure leaves the others answered
                 logger.error("task %s: no prediction: %s", _task_id(tasks[i], i), _short(exc))
         queue = self._queue()
@@ -146,9 +149,16 @@ class Predictor:
     def _empty(self) -> dict:
         return {"result": [], "score": 0.0, "model_version": self.model_version}
 
-    def prediction_for(self, picture: Picture, analysis: Analysis, suggestion: np.ndarray | None = None) -> dict:
+    def _segments(self, picture: Picture) -> Superpixels | None:
+        """The superpixels ignore suggestions are made of (None when the config asks for none)."""
+        config = self.label_config
+        wanted = (config.overlay_name and config.overlay_ignore_label) or (config.brush_name and config.ignore_region_label)
+        return compute_superpixels(picture.pixels, self.settings.superpixels) if wanted else None
+
+    def prediction_for(self, picture: Picture, analysis: Analysis, suggestion: np.ndarray | None = None,
+                       superpixels: Superpixels | None = None) -> dict:
         """The Label Studio prediction of one analysed image (with SAL's suggested object region when given); the
-        regions are drawn at the full image's size."""
+        regions are drawn at the full image's size; ``superpixels`` of the picture when already computed."""
         if not np.all(np.isfinite(analysis.probabilities)) or not np.all(np.isfinite(analysis.attention)):
             raise TaskError("the model gave non-finite outputs")
         size = picture.size
@@ -157,8 +167,8 @@ class Predictor:
         result += heat_region(config, analysis, size, s.heat_floor)
         if suggestion is not None:
             result += saliency_region(config, suggestion, size)
-        if config.brush_name and config.ignore_region_label:
-            superpixels = compute_superpixels(picture.pixels, s.superpixels)
+        superpixels = superpixels or self._segments(picture)
+        if superpixels is not None:
             result += ignore_regions(config, analysis, superpixels, size, s.ignore_regions, s.ignore_threshold)
         return {
             "result": result,
