@@ -33,6 +33,7 @@ VARIANTS = {
     "copy_replace": {"loss": "copy_replace"},
     "swap": {"loss": "swap"},
     "randomize": {"loss": "randomize"},
+    "auto": {"loss": "auto"},
     "rrr": {"loss": "rrr"},
     "reconstruct": {"loss": "reconstruct"},
     "click_gradcam": {"loss": "click", "cam_method": "gradcam"},

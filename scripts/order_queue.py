@@ -2,10 +2,10 @@
 """Order a Label Studio project's annotation queue with an active-learning strategy.
 
 Scores every task with the backend's model (cached per model version), ranks the
-unannotated ones, and writes to Label Studio: predictions whose score is the queue
-position (lowest first, as "uncertainty sampling" serves them), the project's model
-version, an "Attention queue" tab ordered by that score, and ``attention_rank`` in
-each task's data. ``--dry-run`` prints the head of the queue and writes nothing.
+unannotated ones, and writes to Label Studio: one prediction per task whose score is
+its priority (1 = annotate first, shown as 100%; earlier predictions are replaced),
+the project's model version, an "Attention queue" tab ordered by that score, highest
+first, and ``attention_rank`` in each task's data. ``--dry-run`` prints the head of the queue and writes nothing.
 The model is found as the backend finds it: MODEL_DIR, MODEL_PATH, ... (see README).
 Under torchrun (``torchrun --nproc-per-node 4 scripts/order_queue.py ...``) the scoring of the
 tasks splits across the processes and the first one writes to Label Studio.

@@ -1,9 +1,8 @@
 """The annotation queue: a strategy's ranking turned into an order and the scores Label Studio sorts by.
 
-Label Studio's "uncertainty sampling" serves the task with the *lowest* prediction
-score first, and a data-manager view ordered by ``tasks:predictions_score`` sorts
-ascending, so the score written for a task is its queue position scaled to [0, 1]
-(0 = annotate first); annotated tasks get 1.
+Label Studio shows a prediction's score as a percentage, so the score written for a task is its priority: 1 for
+the head of the queue down to 0 for its tail (the first task reads "100%", not "0%" or "1%"), and the queue's
+data-manager view sorts by it, highest first. Annotated tasks get 0.
 """
 from __future__ import annotations
 
@@ -55,8 +54,8 @@ def build_queue(
 
 
 def queue_from_order(version: str, strategy: str, order: list[Any], utilities: dict[str, float], annotated: list[Any] = ()) -> Queue:
-    """A queue whose scores follow ``order`` (0 first, 1 last); annotated tasks score 1."""
+    """A queue whose scores are priorities along ``order`` (1 first, 0 last); annotated tasks score 0."""
     last = max(len(order) - 1, 1)
-    scores = {str(t): round(rank / last, 6) for rank, t in enumerate(order)}
-    scores.update({str(t): 1.0 for t in annotated})
+    scores = {str(t): round(1.0 - rank / last, 6) for rank, t in enumerate(order)}
+    scores.update({str(t): 0.0 for t in annotated})
     return Queue(version=version, strategy=strategy, order=list(order), scores=scores, utilities=utilities)

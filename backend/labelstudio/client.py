@@ -50,8 +50,8 @@ def annotated_labels(tasks: list[dict], config: LabelConfig) -> dict:
 
 
 def ensure_view(client: LabelStudio, project_id: int, title: str = VIEW_TITLE) -> int:
-    """A data-manager tab ordered by prediction score (queue first); created once, then reused."""
-    data = {"title": title, "ordering": ["tasks:predictions_score"]}
+    """A data-manager tab ordered by prediction score, highest (the queue's head) first; created once, then reused."""
+    data = {"title": title, "ordering": ["-tasks:predictions_score"]}
     for view in client.views.list(project=project_id):
         if (view.data or {}).get("title") == title:
             client.views.update(str(view.id), data=data, project=project_id)
@@ -62,7 +62,11 @@ def ensure_view(client: LabelStudio, project_id: int, title: str = VIEW_TITLE) -
 def push_queue(
     client: LabelStudio, project_id: int, queue: Queue, predictions: dict[Any, dict], tasks: list[dict], progress: bool = True
 ) -> dict[str, int]:
-    """Write predictions scored by queue position, set the project's model version, the view and each task's rank."""
+    """Write predictions scored by queue priority, set the project's model version, the view and each task's rank.
+
+    The tasks' earlier predictions (of this version, retrieved before the queue existed, or of superseded ones) are
+    deleted first, in one action, so each task holds exactly one prediction and the view sorts by the queue alone."""
+    client.actions.create(id="delete_tasks_predictions", project=project_id, selected_items={"all": True, "excluded": []})
     rows = []
     for task_id, prediction in predictions.items():
         score = queue.scores.get(str(task_id))

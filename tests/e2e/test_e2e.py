@@ -32,6 +32,32 @@ def test_label_studio_gets_attention_pre_annotations_from_the_backend(stack, lab
         assert config.interface.validate_prediction(prediction, return_errors=True) == []
 
 
+def test_retrieved_then_ordered_each_task_holds_one_prediction_and_next_serves_the_queue(stack, label_studio):
+    """The order people meet: predictions retrieved with the first version, then the queue ordered with it."""
+    from backend.labelstudio.client import VIEW_TITLE
+    from backend.service.ranking import order_project
+
+    client, url, settings, data, _ = stack
+    pid, _ = project_with_backend(stack, label_studio, "combined", "e2e retrieve then order")
+    retrieve_predictions(client, pid)
+    tasks, _ = wait_predictions(client, pid, "base-small_cnn-")
+    queue, _ = order_project(settings, pid, "gmm", batch_size=8, progress=False)
+    counts = {t.id: len(list(client.predictions.list(task=t.id))) for t in tasks}
+    assert set(counts.values()) == {1}, counts  # the retrieved predictions were replaced, not doubled
+    view = next(v for v in client.views.list(project=pid) if (v.data or {}).get("title") == VIEW_TITLE)
+    headers = {"Authorization": f"Token {label_studio.token}"}
+    served, classes = [], []
+    for _ in range(8):  # annotate what `next` serves: it must walk down the queue's first batch
+        task = requests.get(f"{label_studio.url}/api/projects/{pid}/next/", params={"view": view.id}, headers=headers,
+                            timeout=30).json()
+        served.append(task["id"])
+        prediction = client.predictions.list(task=task["id"])[0]
+        classes.append(prediction.result[0]["value"]["choices"][0])
+        client.annotations.create(id=task["id"], result=[prediction.result[0]], project=pid)
+    assert served == queue.order[:8]
+    assert len(set(classes)) == 2  # the first batch holds both predicted classes, as the queue does
+
+
 @pytest.mark.parametrize("template", ["click", "box"])
 def test_annotations_train_through_the_webhook_and_new_predictions_follow(stack, label_studio, template):
     client, url, settings, data, _ = stack

@@ -45,7 +45,7 @@ def test_dry_run_ranks_without_writing(project):
     client, pid, settings = project
     queue, _ = order_project(settings, pid, "entropy", batch_size=8, dry_run=True, progress=False)
     assert len(queue.order) == TASKS and queue.version.startswith("base-small_cnn-")
-    assert sorted(queue.scores.values())[0] == 0.0 and max(queue.scores.values()) == 1.0
+    assert queue.scores[str(queue.order[0])] == 1.0 and queue.scores[str(queue.order[-1])] == 0.0
     assert client.projects.get(pid).model_version in ("", None)
     assert load_queue(ProjectDir(settings.model_dir, pid)) is None
 
@@ -55,7 +55,7 @@ def test_queue_reaches_label_studio_in_strategy_order(project, label_studio):
     queue, _ = order_project(settings, pid, "gmm", batch_size=8, progress=False)
     assert client.projects.get(pid).model_version == queue.version
     predictions = list(client.predictions.list(task=queue.order[0]))
-    assert predictions and predictions[0].model_version == queue.version and predictions[0].score == 0.0
+    assert len(predictions) == 1 and predictions[0].model_version == queue.version and predictions[0].score == 1.0
     types = {r["type"] for r in predictions[0].result}
     assert types == {"choices", "polygonlabels"}
     views = [v for v in client.views.list(project=pid) if (v.data or {}).get("title") == VIEW_TITLE]
@@ -83,7 +83,7 @@ def test_annotated_tasks_leave_the_queue_and_similar_tasks_lead(project):
     client.annotations.create(id=first, result=[{"from_name": "class", "to_name": "image", "type": "choices",
                                                  "value": {"choices": ["vertical"]}}])
     again, neighbours = order_project(settings, pid, "entropy", batch_size=8, similar_to=[first], progress=False)
-    assert first not in again.order and again.scores[str(first)] == 1.0
+    assert first not in again.order and again.scores[str(first)] == 0.0
     assert len(neighbours) == 8 and again.order[: len(neighbours)] == [t for t, _ in neighbours]
     assert all(s1 >= s2 for (_, s1), (_, s2) in zip(neighbours, neighbours[1:]))
 
