@@ -104,8 +104,11 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
             lines.append(f"| {kind} | {name} | " + " | ".join(accs) + " | " + " | ".join(gaps) +
                          f" | {paired} | {mid['test_accuracy']:.3f} | {mid['annotation_seconds']:.0f} |")
         at_five = [r for r in mine if r["share"] == middle and r["strategy"] not in ("base", "oracle", "full_mask")]
-        if at_five:
-            best = max(at_five, key=lambda r: r["shifted_accuracy"])
+        kept = [r for r in at_five if r["test_accuracy_drop"] <= MAX_TEST_DROP]  # a method must not trade one for the other
+        if at_five and not kept:
+            verdicts.append(f"- **{kind}**: every method at {middle:.0%} lost more than {MAX_TEST_DROP} test accuracy.")
+        if kept:
+            best = max(kept, key=lambda r: r["shifted_accuracy"])
             gap = best["gap_closed"]
             met = np.isfinite(gap) and gap >= 0.9
             verdicts.append(f"- **{kind}**: best at {middle:.0%} is `{best['loss']}` with shifted accuracy "

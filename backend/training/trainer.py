@@ -218,12 +218,14 @@ def retrain_head(model: nn.Module, arch: str, data: TrainingSet, config: TrainCo
 
     The backbone stays as it is; the linear head is re-initialised and fitted, class-balanced, to the pooled
     features of the annotated images and of ``DFR_ROUNDS`` background swaps of each, so the features that moved
-    with the background get no weight. Needs a global-average-pool + linear head.
+    with the background get no weight. The originals weigh as much as all their swaps together: a swap shows the
+    other class's cue, so with more swaps than originals the head would learn the cue reversed (the bias suite saw
+    exactly that: shifted accuracy 1.0 with test accuracy 0.0). Needs a global-average-pool + linear head.
     """
     head = model.get_submodule(architecture(arch).head)
     cam = model_cam(model.to(device).eval(), arch, "cam")  # its embeddings are exactly what the head reads
     generator = torch.Generator().manual_seed(config.seed)
-    features, labels = [], []
+    features, labels, originals = [], [], []
     with torch.no_grad():
         for round_ in range(DFR_ROUNDS + 1):
             for start in range(0, len(data), 64):
@@ -233,19 +235,21 @@ def retrain_head(model: nn.Module, arch: str, data: TrainingSet, config: TrainCo
                     inputs, _ = swap_backgrounds(inputs, part.objects.float(), part.labels, 1.0, generator)
                 features.append(cam(inputs.to(device)).embeddings.float())
                 labels.append(part.labels.to(device))
-    x, y = torch.cat(features), torch.cat(labels)
-    x, y = x[y >= 0], y[y >= 0]
+                originals.append(torch.full((len(inputs),), round_ == 0, device=device))
+    x, y, original = torch.cat(features), torch.cat(labels), torch.cat(originals)
+    x, y, original = x[y >= 0], y[y >= 0], original[y >= 0]
     if len(y) == 0:
         raise ValueError("last-layer retraining needs annotated images with a class")
     counts = torch.bincount(y, minlength=head.out_features).float()
-    weight = torch.where(counts > 0, len(y) / (counts.clamp_min(1) * (counts > 0).sum()), torch.zeros_like(counts))
+    balance = torch.where(counts > 0, len(y) / (counts.clamp_min(1) * (counts > 0).sum()), torch.zeros_like(counts))
+    weight = balance[y] * torch.where(original, float(DFR_ROUNDS), 1.0)
     torch.manual_seed(config.seed)
     head.reset_parameters()
     model.requires_grad_(False)
     head.requires_grad_(True)
     optimizer = torch.optim.Adam(head.parameters(), lr=DFR_LR)
     for _ in range(config.steps):
-        loss = F.cross_entropy(head(x), y, weight=weight)
+        loss = (F.cross_entropy(head(x), y, reduction="none") * weight).sum() / weight.sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

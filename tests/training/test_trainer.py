@@ -177,3 +177,15 @@ def test_auto_with_only_class_labels_trains_like_cross_entropy(biased, annotated
         fine_tune(tuned[loss], "small_cnn", labels_only, TrainConfig(loss=loss, steps=3, batch_size=8, unlabeled_batch=0))
     for a, b in zip(tuned["auto"].state_dict().values(), tuned["ce"].state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_last_layer_retraining_does_not_learn_the_cue_reversed(biased, annotated):
+    """Each swap shows the other class's cue; weighting originals as much as all their swaps keeps the head from
+    reading the cue backwards (which scores well on shifted images and fails on ordinary ones)."""
+    data, base = biased
+    _, boxes, _ = annotated
+    tuned = copy.deepcopy(base)
+    fine_tune(tuned, "small_cnn", boxes, TrainConfig(loss="dfr", steps=200))
+    with torch.no_grad():
+        predicted = tuned(to_batch(data.images("test"), 64)).argmax(1).numpy()
+    assert (predicted == np.asarray(data.labels("test"))).mean() > 0.9
