@@ -4,7 +4,8 @@
 Generates the default biased dataset and base model if missing, starts Label Studio
 (from .ls-venv) and the backend, creates the project from templates/combined.xml,
 imports the images through a local storage, connects the backend and its webhook,
-retrieves predictions, orders the queue, then prints the URL, user and password.
+scores every task and imports the predictions in chunks of 100 with the queue order (a progress bar each;
+no request waits on Label Studio calling the backend for every task), then prints the URL, user and password.
 Ctrl-C stops everything it started; a second run reuses the database and project.
 """
 from __future__ import annotations
@@ -30,7 +31,6 @@ from tests.support.label_studio_setup import (
     ensure_ml_backend,
     ensure_project,
     ensure_webhook,
-    retrieve_predictions,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,6 @@ def main() -> None:
         ensure_local_storage(client, project, str(data / "images" / args.split))
         ensure_ml_backend(client, project, backend_url)
         ensure_webhook(client, project, f"{backend_url}/webhook")
-        retrieve_predictions(client, project)
         settings = Settings.from_env(env)
         queue, _ = order_project(settings, project, "gmm", batch_size=16)
         tasks = client.projects.get(project).task_number

@@ -1,0 +1,44 @@
+"""The demo starts on the first try on a loaded machine: ``scripts/demo.py --check`` with CPU burners beside it."""
+import multiprocessing
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.label_studio
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _burn(seconds: float) -> None:
+    import time
+
+    end = time.time() + seconds
+    while time.time() < end:
+        sum(i * i for i in range(10_000))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_check_succeeds_first_time_beside_cpu_bound_work():
+    burners = [multiprocessing.Process(target=_burn, args=(900,), daemon=True) for _ in range(2)]
+    for burner in burners:
+        burner.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix=".demo-check-", dir=ROOT) as workdir:  # a fresh database: a first start
+            result = subprocess.run(
+                [sys.executable, "scripts/demo.py", "--check", "--workdir", Path(workdir).name,
+                 "--ls-port", str(_free_port()), "--port", str(_free_port())],
+                cwd=ROOT, capture_output=True, text=True, timeout=1500,
+            )
+    finally:
+        for burner in burners:
+            burner.terminate()
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "600 tasks, predictions from base-small_cnn-" in result.stdout
