@@ -6,7 +6,7 @@ file plus one forward of the model at its input size; the full path is one /pred
 (fetch, decode, CAM or the attention branch's map, superpixels, RLE, JSON). Every variant is warmed up and the
 variants alternate, so neither carries the warm-up or a burst of load from elsewhere. Prints JSON: ms per task,
 floor, ratio, kB per prediction, and the worker's peak memory above its resting size for a batch of 1 and of
-``--batch`` tasks.
+``--batch`` tasks, and what of it is still held after the batch.
 """
 from __future__ import annotations
 
@@ -51,12 +51,13 @@ def _rss_kb(field: str) -> int:
     return 0
 
 
-def peak_memory_mb(fn) -> float:
-    """Peak resident memory while ``fn`` runs, above the resident memory before it (Linux: VmHWM reset)."""
+def memory_mb(fn) -> tuple[float, float]:
+    """(peak while ``fn`` runs, left after it) of resident memory above the resident memory before it (Linux:
+    VmHWM reset)."""
     Path("/proc/self/clear_refs").write_text("5")
     before = _rss_kb("VmRSS")
     fn()
-    return (_rss_kb("VmHWM") - before) / 1024
+    return (_rss_kb("VmHWM") - before) / 1024, (_rss_kb("VmRSS") - before) / 1024
 
 
 def main() -> None:
@@ -118,14 +119,17 @@ def main() -> None:
             floor_ms = 1000 * statistics.median(timings[key]["floor"])
             predict_ms = 1000 * statistics.median(timings[key]["predict"])
             prediction = request(client, name, 1)[0]
+            single, _ = memory_mb(lambda: request(client, name, 1))
+            batch, left = memory_mb(lambda: request(client, name, args.batch))
             results["sizes"].setdefault(name, {})[arch] = {
                 "jpeg_kB": round(files[name].stat().st_size / 1024, 1),
                 "floor_decode_forward_ms": round(floor_ms, 1),
                 "predict_ms_per_task": round(predict_ms, 1),
                 "ratio": round(predict_ms / floor_ms, 3),
                 "prediction_kB": round(len(json.dumps(prediction)) / 1024, 1),
-                "peak_memory_MB_1_task": round(peak_memory_mb(lambda: request(client, name, 1)), 1),
-                f"peak_memory_MB_{args.batch}_tasks": round(peak_memory_mb(lambda: request(client, name, args.batch)), 1),
+                "peak_memory_MB_1_task": round(single, 1),
+                f"peak_memory_MB_{args.batch}_tasks": round(batch, 1),
+                f"memory_left_MB_after_{args.batch}_tasks": round(left, 1),
             }
     print(json.dumps(results, indent=2))
 
