@@ -87,8 +87,8 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
     lines = [
         "| kind | method | " + " | ".join(f"shifted acc @{s:.0%}" for s in shares) + " | " +
         " | ".join(f"gap closed @{s:.0%}" for s in shares) +
-        f" | minus ce, paired @{middle:.0%} | test acc @{middle:.0%} | human s @{middle:.0%} |",
-        "|---|---|" + "---|" * (2 * len(shares) + 3),
+        f" | minus ce, paired @{middle:.0%} | test acc @{middle:.0%} | human s @{middle:.0%} | seeds |",
+        "|---|---|" + "---|" * (2 * len(shares) + 4),
     ]
     verdicts = []
     for kind in cfg.kinds:
@@ -102,7 +102,7 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
             mid = cells.get(middle) or next(iter(cells.values()))
             paired = f"{mid['vs_ce_mean']:+.3f} ± {mid['vs_ce_std']:.3f}" if np.isfinite(mid.get("vs_ce_mean", np.nan)) else ""
             lines.append(f"| {kind} | {name} | " + " | ".join(accs) + " | " + " | ".join(gaps) +
-                         f" | {paired} | {mid['test_accuracy']:.3f} | {mid['annotation_seconds']:.0f} |")
+                         f" | {paired} | {mid['test_accuracy']:.3f} | {mid['annotation_seconds']:.0f} | {mid['seeds']} |")
         at_five = [r for r in mine if r["share"] == middle and r["strategy"] not in ("base", "oracle", "full_mask")]
         kept = [r for r in at_five if r["test_accuracy_drop"] <= MAX_TEST_DROP]  # a method must not trade one for the other
         if at_five and not kept:
