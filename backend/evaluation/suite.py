@@ -47,7 +47,7 @@ def run_suite(out: Path, cfg: SuiteConfig, progress: bool = True) -> list[dict[s
                                              bias=cfg.bias, cue=kind))
         data = load_dataset(data_dir)
         for share in cfg.shares:
-            budget = max(2, round(share * cfg.train_images))
+            budget = _budget(share, cfg)
             sim = replace(cfg.sim, strategies=[cfg.strategy], losses=[*CONTROL_METHODS, *cfg.methods], budget=budget,
                           seeds=list(range(cfg.seeds)))
             folder = out / kind / f"{share:g}"
@@ -65,18 +65,22 @@ def write_suite_report(out: Path, cfg: SuiteConfig) -> list[dict[str, Any]]:
 
 
 def suite_rows(out: Path, cfg: SuiteConfig) -> list[dict[str, Any]]:
-    """One row per kind x share x method (controls included) from the finished cells."""
+    """One row per kind x share x method (controls included) from the cells finished so far (a row says over how
+    many seeds)."""
     rows = []
     for kind in cfg.kinds:
         for share in cfg.shares:
-            folder = Path(out) / kind / f"{share:g}"
-            results = folder / "results.json"
-            if not results.exists():
+            cells = sorted((Path(out) / kind / f"{share:g}" / "cells").glob("*.json"))
+            records = [record for cell in cells for record in json.loads(cell.read_text())]
+            if not any(r["strategy"] == "base" for r in records):
                 continue
-            payload = json.loads(results.read_text())
-            for row in summarise(payload["records"], payload["config"]["budget"]):
+            for row in summarise(records, _budget(share, cfg)):
                 rows.append({"kind": kind, "share": share} | row)
     return rows
+
+
+def _budget(share: float, cfg: SuiteConfig) -> int:
+    return max(2, round(share * cfg.train_images))
 
 
 def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
