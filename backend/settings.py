@@ -99,7 +99,10 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> "Settings":
         """Build settings from ``environ`` (default ``os.environ``); ``overrides``, keyed by the lower-cased variable
         name (``train_steps=5``), win. SettingsError names the first variable that is wrong."""
-        environ = os.environ if environ is None else environ
+        environ = dict(os.environ if environ is None else environ)
+        for alias, variable in ALIASES.items():  # the names the official Label Studio ML backends read
+            if environ.get(alias) and not environ.get(variable):
+                environ[variable] = environ[alias]
         values: dict[str, Any] = {}
         groups: dict[str, dict[str, Any]] = {name: {} for name in GROUPS}
         for variable, (group, name, kind) in variables().items():
@@ -177,6 +180,7 @@ def _parse(variable: str, raw: str, kind: type) -> Any:
         raise SettingsError(f"{variable} must be {'an integer' if kind is int else 'a number'}, got '{raw}'") from None
 
 
+ALIASES = {"LABEL_STUDIO_HOST": "LABEL_STUDIO_URL", "LABEL_STUDIO_ACCESS_TOKEN": "LABEL_STUDIO_API_KEY"}
 # Allowed values of every enumerated variable, and bounds (low, high) of every number; None: unbounded.
 CHOICES: dict[str, tuple[str, ...]] = {
     "MODEL_ARCH": tuple(ARCHITECTURES),

@@ -25,6 +25,7 @@ import urllib3
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from backend.core.superpixels import SuperpixelParams
+from backend.labelstudio.auth import AuthError, LabelStudioAuth
 
 LS_PATH_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/uploaded/", "/tasks/")  # Label Studio's media
 MAX_URL_LENGTH = 4096
@@ -108,6 +109,7 @@ class ImageFetcher:
         self.ls_url = access.label_studio_url.rstrip("/")
         self.ls_scheme = urlparse(self.ls_url).scheme.lower() if self.ls_url else ""
         self.ls_host = urlparse(self.ls_url).netloc.lower() if self.ls_url else ""
+        self.auth = LabelStudioAuth(self.ls_url, access.api_key, self.session, access.timeout) if access.api_key else None
 
     def load(self, url: str, fit: Fit | None = None) -> Picture:
         """The image at ``url``, reduced to ``fit`` when given."""
@@ -175,8 +177,11 @@ class ImageFetcher:
             if parsed.scheme != self.ls_scheme or not (path + "/").startswith(LS_PATH_PREFIXES):
                 raise ImageError(f"only Label Studio's media paths over {self.ls_scheme} are fetched from its host, not "
                                  f"{parsed.scheme}://{host}{path[:100]}")
-            if self.access.api_key:
-                headers["Authorization"] = f"Token {self.access.api_key}"
+            if self.auth is not None:
+                try:
+                    headers["Authorization"] = self.auth.header()
+                except AuthError as exc:
+                    raise ImageError(str(exc)) from None
         elif hostname.lower() not in self.access.allowed_hosts:
             raise ImageError(f"image host '{hostname}' is neither the Label Studio host nor in ALLOWED_IMAGE_HOSTS")
         display = url.split("?")[0]

@@ -279,3 +279,63 @@ def test_an_allowed_host_is_resolved_once_and_connected_at_the_checked_address(m
         fetcher.load("http://img.example.org/cats/a.png?size=2")
     assert lookups == ["img.example.org"]
     assert connected == [("93.184.216.34", "/cats/a.png?size=2", "img.example.org")]
+
+
+def _jwt(claims: dict) -> str:
+    import base64
+    import json
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+@pytest.fixture
+def pat_server():
+    """A stand-in Label Studio with legacy tokens off: /api/token/refresh/ exchanges a personal access token for an
+    access token, and media answer only to ``Bearer <access token>``."""
+    refreshes: list[str] = []
+    access = _jwt({"token_type": "access", "exp": time.time() + 300})
+    body = _png(Image.new("RGB", (20, 10)))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            import json
+
+            payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            refreshes.append(payload["refresh"])
+            answer = json.dumps({"access": access}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def do_GET(self):  # noqa: N802
+            ok = self.headers.get("Authorization") == f"Bearer {access}"
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(body) if ok else 0))
+            self.end_headers()
+            if ok:
+                self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", refreshes
+    server.shutdown()
+
+
+def test_a_personal_access_token_is_exchanged_once_and_sent_as_bearer(pat_server):
+    url, refreshes = pat_server
+    pat = _jwt({"token_type": "refresh", "exp": time.time() + 3600})
+    settings = Settings.from_env({"LABEL_STUDIO_HOST": url, "LABEL_STUDIO_ACCESS_TOKEN": pat})  # the official aliases
+    fetcher = ImageFetcher(settings.image_access)
+    for _ in range(3):
+        assert fetcher.load("/data/upload/1/a.png").pixels.shape == (10, 20, 3)
+    assert refreshes == [pat]  # one exchange; the access token is reused until shortly before it expires
+    expired = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key=_jwt({"token_type": "refresh", "exp": 1})).image_access)
+    with pytest.raises(ImageError, match="has expired"):
+        expired.load("/data/upload/1/a.png")
