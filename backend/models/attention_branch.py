@@ -16,6 +16,12 @@ import torch.nn.functional as F
 from torch import nn
 
 
+# Where the attention branch indexes classes: (parameter or buffer name under the network, axis). With the head's
+# rows these are what a change of class order permutes.
+BRANCH_CLASS_AXES = {"branch.body.3.weight": 0, "branch.body.4.weight": 0, "branch.body.4.bias": 0,
+                     "branch.body.4.running_mean": 0, "branch.body.4.running_var": 0, "branch.to_map.0.weight": 1}
+
+
 class AttentionBranch(nn.Module):
     """Features (B, C, H, W) -> class scores (B, K) and an attention map (B, 1, H, W) in [0, 1]."""
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from backend.models.architectures import architecture
+from backend.models.attention_branch import BRANCH_CLASS_AXES
 
 
 class CheckpointError(RuntimeError):
@@ -95,6 +96,23 @@ def load_weights(model: nn.Module, arch: str, state_dict: dict[str, torch.Tensor
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint does not fit {arch}: {exc}") from exc
     return True
+
+
+def reorder_classes(state_dict: dict[str, torch.Tensor], arch: str, saved: list[str] | tuple[str, ...],
+                    wanted: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """``state_dict`` of a model trained for classes ``saved``, with every class-indexed tensor (the head's rows, an
+    attention branch's class channels) permuted to the order ``wanted``. CheckpointError naming the classes when
+    the two are not the same set: a model cannot answer for a class it never learned."""
+    unknown, unused = sorted(set(wanted) - set(saved)), sorted(set(saved) - set(wanted))
+    if unknown or unused or len(saved) != len(wanted):
+        raise CheckpointError(f"the checkpoint was trained for classes {list(saved)}; the labeling config has "
+                              f"{list(wanted)} (unknown to the model: {unknown}, missing from the config: {unused})")
+    order = torch.tensor([list(saved).index(name) for name in wanted])
+    head = architecture(arch).head
+    axes = {f"{head}.weight": 0, f"{head}.bias": 0}
+    if architecture(arch).attention_layer:
+        axes |= BRANCH_CLASS_AXES
+    return {k: v.index_select(axes[k], order) if k in axes else v for k, v in state_dict.items()}
 
 
 def file_digest(path: str | os.PathLike[str], algorithm: str = "sha1", length: int = 8) -> str:

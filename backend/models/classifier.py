@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from backend.models.architectures import architecture, build_model
-from backend.models.checkpoints import CheckpointError, file_digest, load_weights, read_checkpoint
+from backend.models.checkpoints import CheckpointError, file_digest, load_weights, read_checkpoint, reorder_classes
 from backend.models.store import ModelStore
 
 logger = logging.getLogger(__name__)
@@ -91,9 +91,11 @@ def load_classifier(store: ModelStore, classes: tuple[str, ...], model_path: str
         payload = read_checkpoint(model_path)
         arch = str(payload.get("arch", arch))
         model = build_model(arch, len(classes))
-        if payload.get("classes") and tuple(payload["classes"]) != tuple(classes):
-            logger.warning("MODEL_PATH classes %s differ from the config's %s", payload["classes"], classes)
-        if not load_weights(model, arch, payload["state_dict"], len(classes)):
+        state = payload["state_dict"]
+        if payload.get("classes") and tuple(payload["classes"]) != tuple(classes):  # matched by name, not position
+            state = reorder_classes(state, arch, payload["classes"], classes)
+            logger.info("MODEL_PATH classes %s reordered to the config's %s", payload["classes"], classes)
+        if not load_weights(model, arch, state, len(classes)):
             logger.warning("MODEL_PATH has a head for another class count: the head starts untrained")
         size = int(payload.get("image_size", image_size))
         version = f"base-{arch}-{file_digest(model_path)}"

@@ -1,5 +1,6 @@
 import logging
 
+import pytest
 import torch
 
 from backend.models.architectures import build_model
@@ -87,3 +88,30 @@ def test_imagenet_weights_initialise_the_backbone_of_an_attention_branch_network
     assert loaded.source == "imagenet" and loaded.model.fc.out_features == 3
     assert torch.equal(loaded.model.blocks[0].conv1.weight, imagenet.conv1.weight)
     assert torch.equal(loaded.model.perception[0].conv1.weight, imagenet.layer4[0].conv1.weight)
+
+
+@pytest.mark.parametrize("arch", ["small_cnn", "abn_small_cnn"])
+def test_model_path_classes_are_matched_by_name(tmp_path, arch):
+    """A checkpoint saved for (cat, dog) serves a config listing (dog, cat): the same answers, under the right names."""
+    import torch
+
+    from backend.models.architectures import build_model
+    from backend.models.checkpoints import CheckpointError, save_checkpoint
+    from backend.models.classifier import load_classifier
+    from backend.models.store import ModelStore
+
+    torch.manual_seed(0)
+    model = build_model(arch, 2).eval()
+    path = tmp_path / "model.pt"
+    save_checkpoint(model, str(path), arch, ["cat", "dog"], 32, "test")
+    swapped = load_classifier(ModelStore(tmp_path / "models"), ("dog", "cat"), str(path), arch, 32, "none")
+    images = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        original, reordered = model(images), swapped.model(images)
+        branch_original = model.attention_logits if arch.startswith("abn") else None
+        branch_reordered = swapped.model.attention_logits if arch.startswith("abn") else None
+    assert torch.allclose(original[:, [1, 0]], reordered, atol=1e-5)
+    if branch_original is not None:
+        assert torch.allclose(branch_original[:, [1, 0]], branch_reordered, atol=1e-5)
+    with pytest.raises(CheckpointError, match=r"unknown to the model: \['horse'\]"):
+        load_classifier(ModelStore(tmp_path / "models"), ("dog", "horse"), str(path), arch, 32, "none")
