@@ -7,6 +7,7 @@ project that has waited longest. Training happens in this process or under ``TRA
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -97,6 +98,16 @@ def main(key: str, lock_fd: int, slot_fd: int) -> int:
     return 0
 
 
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m backend.service.runner", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("project", help="the project's folder name under MODEL_DIR")
+    parser.add_argument("lock_fd", type=int, help="open descriptor holding the project's train.lock")
+    parser.add_argument("slot_fd", type=int, help="open descriptor holding a training slot")
+    return parser.parse_args()
+
+
 if __name__ == "__main__":
+    arguments = _arguments()
     with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+        sys.exit(main(arguments.project, arguments.lock_fd, arguments.slot_fd))

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import argparse
 import copy
 import logging
 import sys
@@ -140,4 +141,8 @@ def main(key: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    parser = argparse.ArgumentParser(prog="python -m backend.service.training_run",
+                                     description="One training run of a project (run by the runner, under TRAIN_LAUNCHER "
+                                                 "such as torchrun); settings from the environment.")
+    parser.add_argument("project", help="the project's folder name under MODEL_DIR")
+    sys.exit(main(parser.parse_args().project))
