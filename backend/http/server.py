@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from backend.http.metrics import Metrics, TrainingState
 from backend.labelstudio.config import LabelConfig, LabelConfigError
 from backend.labelstudio.events import TRAINING_EVENTS
-from backend.models.checkpoints import CheckpointError
+from backend.models.checkpoints import CheckpointError, ClassesError
 from backend.service.feedback import EventError, record_event
 from backend.service.predictor import PredictorCache
 from backend.service.scheduler import TrainingScheduler
@@ -103,6 +103,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     def _bad_request(exc: Exception) -> tuple[Response, int]:
         metrics.bad_requests.labels(metrics.endpoint(request.path)).inc()
         return jsonify(error=str(exc)), 400
+
+    @app.errorhandler(ClassesError)
+    def _wrong_classes(exc: ClassesError) -> tuple[Response, int]:
+        metrics.bad_requests.labels(metrics.endpoint(request.path)).inc()
+        return jsonify(error=str(exc)), 422
 
     @app.errorhandler(CheckpointError)
     def _no_model(exc: CheckpointError) -> tuple[Response, int]:

@@ -98,6 +98,10 @@ def load_weights(model: nn.Module, arch: str, state_dict: dict[str, torch.Tensor
     return True
 
 
+class ClassesError(CheckpointError):
+    """The labeling config names classes the model was not trained for (a problem of the request's config)."""
+
+
 def reorder_classes(state_dict: dict[str, torch.Tensor], arch: str, saved: list[str] | tuple[str, ...],
                     wanted: list[str] | tuple[str, ...]) -> dict[str, torch.Tensor]:
     """``state_dict`` of a model trained for classes ``saved``, with every class-indexed tensor (the head's rows, an
@@ -105,7 +109,7 @@ def reorder_classes(state_dict: dict[str, torch.Tensor], arch: str, saved: list[
     the two are not the same set: a model cannot answer for a class it never learned."""
     unknown, unused = sorted(set(wanted) - set(saved)), sorted(set(saved) - set(wanted))
     if unknown or unused or len(saved) != len(wanted):
-        raise CheckpointError(f"the checkpoint was trained for classes {list(saved)}; the labeling config has "
+        raise ClassesError(f"the checkpoint was trained for classes {list(saved)}; the labeling config has "
                               f"{list(wanted)} (unknown to the model: {unknown}, missing from the config: {unused})")
     order = torch.tensor([list(saved).index(name) for name in wanted])
     head = architecture(arch).head

@@ -131,3 +131,9 @@ def test_a_full_disk_while_recording_an_annotation_gets_507_and_changes_nothing(
     assert response.status_code == 507 and "No space left" in response.json["error"]
     assert AnnotationJournal(folder).read() == before and before["tasks"] == {}
     assert not list(folder.path.glob("*.tmp*")) and not list(folder.path.glob(".tmp-*"))
+
+
+def test_a_config_with_classes_the_model_never_learned_gets_422_naming_them(client, label_config_xml, tasks):
+    other = label_config_xml.replace('<Choice value="', '<Choice value="x-', 1)
+    response = _predict(client, other, tasks)
+    assert response.status_code == 422 and "unknown to the model" in response.json["error"]

@@ -96,7 +96,7 @@ def test_model_path_classes_are_matched_by_name(tmp_path, arch):
     import torch
 
     from backend.models.architectures import build_model
-    from backend.models.checkpoints import CheckpointError, save_checkpoint
+    from backend.models.checkpoints import ClassesError, save_checkpoint
     from backend.models.classifier import load_classifier
     from backend.models.store import ModelStore
 
@@ -113,5 +113,5 @@ def test_model_path_classes_are_matched_by_name(tmp_path, arch):
     assert torch.allclose(original[:, [1, 0]], reordered, atol=1e-5)
     if branch_original is not None:
         assert torch.allclose(branch_original[:, [1, 0]], branch_reordered, atol=1e-5)
-    with pytest.raises(CheckpointError, match=r"unknown to the model: \['horse'\]"):
+    with pytest.raises(ClassesError, match=r"unknown to the model: \['horse'\]"):
         load_classifier(ModelStore(tmp_path / "models"), ("dog", "horse"), str(path), arch, 32, "none")

@@ -29,4 +29,4 @@ def test_scores_are_cached_per_version_and_rank_a_queue(biased_project):
     pool = scored.pool(annotated={100, 101}, labels={100: 0})
     assert pool.annotated.sum() == 2 and pool.labels[0] == 0 and pool.labels[1] == -1
     queue = build_queue(pool, scored.task_ids, "gmm", predictor.model_version, batch_size=4)
-    assert len(queue.order) == 10 and not {100, 101} & set(queue.order) and queue.scores["100"] == 1.0
+    assert len(queue.order) == 10 and not {100, 101} & set(queue.order) and queue.scores["100"] == 0.0
