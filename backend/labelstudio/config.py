@@ -53,6 +53,11 @@ class LabelConfig:
         return hashlib.sha1(repr(sorted(fields.items())).encode()).hexdigest()[:12]
 
     @property
+    def suggests_ignore_regions(self) -> bool:
+        """Whether the config has a place for suggested ignore regions (overlay outlines or brush masks)."""
+        return bool((self.overlay_name and self.overlay_ignore_label) or (self.brush_name and self.ignore_region_label))
+
+    @property
     def interface(self) -> LabelInterface:
         return LabelInterface(self.xml)
 

@@ -87,9 +87,9 @@ def ignore_regions(
 ) -> list[dict]:
     """Suggested "ignore" regions, one per selected superpixel (see :func:`ignore_candidates`): its exact outline
     in the overlay control, or, in configs without one, a BrushLabels mask at the image's full size."""
-    overlay = bool(config.overlay_name and config.overlay_ignore_label)
-    if not (overlay or (config.brush_name and config.ignore_region_label)) or limit <= 0:
+    if not config.suggests_ignore_regions or limit <= 0:
         return []
+    overlay = bool(config.overlay_name and config.overlay_ignore_label)
     regions = []
     for segment, mean in ignore_candidates(superpixels, analysis.attention, limit, threshold):
         extra = {"score": round(mean, 4), "meta": {"segment": segment}}

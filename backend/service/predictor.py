@@ -151,8 +151,7 @@ class Predictor:
 
     def _segments(self, picture: Picture) -> Superpixels | None:
         """The superpixels ignore suggestions are made of (None when the config asks for none)."""
-        config = self.label_config
-        wanted = (config.overlay_name and config.overlay_ignore_label) or (config.brush_name and config.ignore_region_label)
+        wanted = self.label_config.suggests_ignore_regions
         return compute_superpixels(picture.pixels, self.settings.superpixels) if wanted else None
 
     def prediction_for(self, picture: Picture, analysis: Analysis, suggestion: np.ndarray | None = None,
