@@ -172,7 +172,8 @@ class ImageFetcher:
         headers = {}
         parsed = urlparse(url)
         hostname = parsed.hostname or ""
-        if host and host == self.ls_host:
+        to_label_studio = bool(host) and host == self.ls_host
+        if to_label_studio:
             path = posixpath.normpath(unquote(parsed.path))
             if parsed.scheme != self.ls_scheme or not (path + "/").startswith(LS_PATH_PREFIXES):
                 raise ImageError(f"only Label Studio's media paths over {self.ls_scheme} are fetched from its host, not "
@@ -188,7 +189,7 @@ class ImageFetcher:
         SLOW_HOSTS.check(host)
         deadline = time.monotonic() + self.access.timeout
         try:
-            if host == self.ls_host:
+            if to_label_studio:
                 with self.session.get(
                     url, headers=headers, timeout=self.access.timeout, stream=True, allow_redirects=False
                 ) as response:
@@ -302,9 +303,9 @@ def decode_image(data: bytes, max_pixels: int, max_side: int = MAX_IMAGE_SIDE, f
                 image.draft("RGB", (width, height))  # JPEG: decode at 1/2, 1/4 or 1/8 scale where that still covers the fit
             image = ImageOps.exif_transpose(image)
             image.load()
-            if fit is not None and (image.height, image.width) != fit.shape(*full):
-                height, width = fit.shape(*full)
-                image = image.resize((width, height), Image.BILINEAR, reducing_gap=2.0)
+            target = fit.shape(*full) if fit is not None else None
+            if target is not None and (image.height, image.width) != target:
+                image = image.resize((target[1], target[0]), Image.BILINEAR, reducing_gap=2.0)
     except ImageError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
