@@ -28,6 +28,8 @@ from backend.models.classifier import PRETRAINED_MODES
 from backend.training.sal import ChangePoint
 from backend.training.trainer import BATCHNORM_MODES, LOSSES, TrainConfig
 
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # grouped settings: field of Settings -> (dataclass, {its field: variable})
@@ -88,6 +90,7 @@ class Settings:
     keep_versions: int = 5
     queue_strategy: str = ""  # after each training run, re-order the Label Studio queue with this strategy
     queue_batch_size: int = 32
+    prefill_class: bool = False  # also tick the predicted class as the answer (else it shows only as the model's guess)
     label_config: str = ""  # labeling config XML (or a path to it) to load the model at worker start
     log_level: str = "INFO"
 
@@ -131,7 +134,7 @@ class Settings:
         env = {}
         for variable, (group, name, _) in variables().items():
             value = getattr(getattr(self, group) if group else self, name)
-            env[variable] = ",".join(value) if isinstance(value, tuple) else str(value)
+            env[variable] = ",".join(value) if isinstance(value, tuple) else str(value).lower() if isinstance(value, bool) else str(value)
         return env
 
     @property
@@ -168,10 +171,15 @@ def variables() -> dict[str, tuple[str | None, str, type]]:
 
 
 def _type_of(annotation: object) -> type:
-    return {"int": int, "float": float, "tuple[str, ...]": tuple}.get(str(annotation), str)
+    return {"int": int, "float": float, "bool": bool, "tuple[str, ...]": tuple}.get(str(annotation), str)
 
 
 def _parse(variable: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise SettingsError(f"{variable} must be one of {', '.join(TRUE_WORDS + FALSE_WORDS)}, got '{raw}'")
+        return word in TRUE_WORDS
     try:
         if kind is tuple:
             return tuple(part.strip().lower() for part in raw.split(",") if part.strip())

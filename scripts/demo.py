@@ -77,7 +77,7 @@ def main() -> None:
         ensure_ml_backend(client, project, backend_url)
         ensure_webhook(client, project, f"{backend_url}/webhook")
         settings = Settings.from_env(env)
-        queue, _ = order_project(settings, project, "gmm", batch_size=16)
+        queue = order_project(settings, project, "gmm", batch_size=16).queue
         tasks = client.projects.get(project).task_number
         print(f"\nLabel Studio: {ls.url}/projects/{project}/data   user: {USER}   password: {PASSWORD}")
         print(f"project '{TITLE}': {tasks} tasks, predictions from {queue.version}, queue ordered by gmm (tab 'Attention queue')")

@@ -4,8 +4,8 @@
 Scores every task with the backend's model (cached per model version), ranks the
 unannotated ones, and writes to Label Studio: one prediction per task whose score is
 its priority (1 = annotate first, shown as 100%; earlier predictions are replaced),
-the project's model version, an "Attention queue" tab ordered by that score, highest
-first, and ``attention_rank`` in each task's data. ``--dry-run`` prints the head of the queue and writes nothing.
+the project's model version and an "Attention queue" tab ordered by that score, highest
+first; it prints the head of the queue and the seconds each step took. ``--dry-run`` prints the head of the queue and writes nothing.
 The model is found as the backend finds it: MODEL_DIR, MODEL_PATH, ... (see README).
 Under torchrun (``torchrun --nproc-per-node 4 scripts/order_queue.py ...``) the scoring of the
 tasks splits across the processes and the first one writes to Label Studio.
@@ -39,7 +39,7 @@ def main() -> None:
     settings = Settings.from_env(label_studio_url=args.url) if args.url else Settings.from_env()
     world = distributed.init(settings.device)
     try:
-        queue, neighbours = order_project(
+        ordering = order_project(
             settings, args.project, args.strategy, args.batch_size, dry_run=args.dry_run,
             similar_to=args.similar_to, per_class=not args.plain_top_k, progress=world.is_main,
         )
@@ -47,10 +47,12 @@ def main() -> None:
         distributed.close(world)
     if not world.is_main:
         return
+    queue = ordering.queue
     head = [{"rank": i + 1, "task": t, "score": queue.scores[str(t)], "utility": round(queue.utilities.get(str(t), 0.0), 4)}
             for i, t in enumerate(queue.order[: args.top])]
     print(json.dumps({"model_version": queue.version, "strategy": queue.strategy, "tasks": len(queue.order),
-                      "similar": neighbours, "head": head, "written": not args.dry_run}, indent=2))
+                      "similar": ordering.neighbours, "head": head, "written": not args.dry_run,
+                      "seconds": ordering.seconds}, indent=2))
 
 
 if __name__ == "__main__":

@@ -58,3 +58,11 @@ def test_unknown_overrides_are_refused():
     with pytest.raises(SettingsError, match="train_stpes"):
         Settings.from_env({}, train_stpes=3)
     assert Settings.from_env({}, device="cuda:1", basic_auth_user="a", basic_auth_pass="b").device == "cuda:1"
+
+
+def test_switches_read_the_usual_words_and_refuse_others_by_name():
+    assert Settings.from_env({"PREFILL_CLASS": "Yes"}).prefill_class is True
+    assert Settings.from_env({"PREFILL_CLASS": "0"}).prefill_class is False
+    assert Settings.from_env(Settings(prefill_class=True).to_env()).prefill_class is True
+    with pytest.raises(SettingsError, match="PREFILL_CLASS"):
+        Settings.from_env({"PREFILL_CLASS": "maybe"})

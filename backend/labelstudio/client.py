@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from label_studio_sdk import LabelStudio
@@ -13,7 +14,6 @@ from backend.labelstudio.config import LabelConfig
 
 logger = logging.getLogger(__name__)
 VIEW_TITLE = "Attention queue"
-RANK_FIELD = "attention_rank"
 CHUNK = 100  # predictions per import request: each answers in seconds even on a loaded Label Studio
 
 
@@ -60,13 +60,18 @@ def ensure_view(client: LabelStudio, project_id: int, title: str = VIEW_TITLE) -
 
 
 def push_queue(
-    client: LabelStudio, project_id: int, queue: Queue, predictions: dict[Any, dict], tasks: list[dict], progress: bool = True
-) -> dict[str, int]:
-    """Write predictions scored by queue priority, set the project's model version, the view and each task's rank.
+    client: LabelStudio, project_id: int, queue: Queue, predictions: dict[Any, dict], progress: bool = True
+) -> dict[str, float]:
+    """Write predictions scored by queue priority, set the project's model version and the view; returns counts and
+    the seconds each step took.
 
     The tasks' earlier predictions (of this version, retrieved before the queue existed, or of superseded ones) are
-    deleted first, in one action, so each task holds exactly one prediction and the view sorts by the queue alone."""
+    deleted first, in one action, so each task holds exactly one prediction and the view sorts by the queue alone.
+    The queue lives only in these scores: they go in bulk (``CHUNK`` per request), whereas the open-source API can
+    change task data only one task per request."""
+    started = time.perf_counter()
     client.actions.create(id="delete_tasks_predictions", project=project_id, selected_items={"all": True, "excluded": []})
+    deleted = time.perf_counter()
     rows = []
     for task_id, prediction in predictions.items():
         score = queue.scores.get(str(task_id))
@@ -74,13 +79,11 @@ def push_queue(
             rows.append({"task": task_id, "result": prediction["result"], "score": score, "model_version": queue.version})
     for start in tqdm(range(0, len(rows), CHUNK), desc="importing predictions", unit=f"x{CHUNK}", disable=not progress):
         client.projects.import_predictions(project_id, request=rows[start : start + CHUNK])
+    imported = time.perf_counter()
     client.projects.update(project_id, model_version=queue.version)
     view = ensure_view(client, project_id)
-    by_id = {t["id"]: t for t in tasks}
-    for task_id in tqdm(queue.order, desc="writing ranks", unit="task", disable=not progress):
-        task = by_id.get(task_id)
-        rank = queue.rank_of(task_id)
-        if task is not None and task["data"].get(RANK_FIELD) != rank:
-            client.tasks.update(str(task_id), data={**task["data"], RANK_FIELD: rank})
-    logger.info("project %s: %d predictions of %s pushed, view %d", project_id, len(rows), queue.version, view)
-    return {"predictions": len(rows), "view": view, "ranked": len(queue.order)}
+    finished = time.perf_counter()
+    logger.info("project %s: %d predictions of %s pushed in %.1f s, view %d", project_id, len(rows), queue.version,
+                finished - started, view)
+    return {"predictions": len(rows), "view": view, "delete_seconds": round(deleted - started, 2),
+            "import_seconds": round(imported - deleted, 2), "seconds": round(finished - started, 2)}

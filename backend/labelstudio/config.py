@@ -32,6 +32,7 @@ class LabelConfig:
     image_key: str  # task data key of the image, "image" for value="$image"
     choices_name: str
     classes: tuple[str, ...]
+    guess_name: str | None = None  # a second Choices with the same classes: where the model's guess is shown
     keypoints_name: str | None = None
     focus_label: str | None = None
     ignore_point_label: str | None = None
@@ -81,6 +82,8 @@ class LabelConfig:
             labels = list(getattr(control, "labels", None) or [])
             if control.tag == "Choices" and "choices_name" not in found:
                 found.update(choices_name=control.name, classes=tuple(labels))
+            elif control.tag == "Choices" and "guess_name" not in found and tuple(labels) == found["classes"]:
+                found.update(guess_name=control.name)
             elif control.tag == "KeyPointLabels" and "keypoints_name" not in found:
                 found.update(
                     keypoints_name=control.name,

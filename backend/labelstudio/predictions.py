@@ -32,10 +32,13 @@ def saliency_region(config: LabelConfig, saliency: np.ndarray, size: tuple[int, 
     return [_brush(config, config.saliency_label, mask.astype(np.uint8) * 255)] if mask.any() else []
 
 
-def choice_region(config: LabelConfig, analysis: Analysis) -> list[dict]:
-    """The predicted class in the Choices control, its probability as score."""
+def choice_region(config: LabelConfig, analysis: Analysis, prefill: bool = False) -> list[dict]:
+    """The predicted class, its probability as score: as the model's guess where the config has a place for it, and
+    ticked as the annotator's answer only with ``prefill`` (a pre-ticked answer invites accepting it unchecked)."""
     index = analysis.predicted
-    return [choice(config, index) | {"score": float(analysis.probabilities[index])}]
+    score = {"score": float(analysis.probabilities[index])}
+    controls = ([config.guess_name] if config.guess_name else []) + ([config.choices_name] if prefill else [])
+    return [choice(config, index, control) | score for control in controls]
 
 
 def heat_alpha(attention: np.ndarray, height: int, width: int, floor: float) -> np.ndarray:
@@ -92,7 +95,8 @@ def ignore_regions(
     overlay = bool(config.overlay_name and config.overlay_ignore_label)
     regions = []
     for segment, mean in ignore_candidates(superpixels, analysis.attention, limit, threshold):
-        extra = {"score": round(mean, 4), "meta": {"segment": segment}}
+        # no region score: Label Studio would show it as an unexplained number; the mean attention stays in meta
+        extra = {"meta": {"segment": segment, "attention": round(mean, 4)}}
         if overlay:
             points = mask_outline(superpixels.labels == segment)
             if points is not None:

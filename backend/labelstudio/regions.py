@@ -15,6 +15,6 @@ def region(config: LabelConfig, from_name: str | None, kind: str, value: dict, s
     return found | {"value": value}
 
 
-def choice(config: LabelConfig, label: int) -> dict:
-    """Class ``label`` (an index into the config's classes) in the Choices control."""
-    return region(config, config.choices_name, "choices", {"choices": [config.classes[label]]})
+def choice(config: LabelConfig, label: int, control: str | None = None) -> dict:
+    """Class ``label`` (an index into the config's classes) in the Choices control (the annotator's, or ``control``)."""
+    return region(config, control or config.choices_name, "choices", {"choices": [config.classes[label]]})

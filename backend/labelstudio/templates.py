@@ -10,7 +10,7 @@ _CHOICES = re.compile(r"(<Choices\b[^>]*>)(.*?)(\s*</Choices>)", re.S)
 
 
 def render_template(name: str, classes: list[str] | tuple[str, ...] | None = None) -> str:
-    """The XML of template ``name``; ``classes`` replace its example <Choice> values."""
+    """The XML of template ``name``; ``classes`` replace the example <Choice> values of each of its Choices."""
     if name not in TEMPLATES:
         raise ValueError(f"unknown template '{name}'; choose one of {TEMPLATES}")
     xml = resources.files("backend.labelstudio.templates_data").joinpath(f"{name}.xml").read_text(encoding="utf-8")
@@ -19,4 +19,4 @@ def render_template(name: str, classes: list[str] | tuple[str, ...] | None = Non
     if len(classes) < 2:
         raise ValueError("a classification project needs at least two classes")
     choices = "".join(f"\n    <Choice value={quoteattr(c)}/>" for c in classes)
-    return _CHOICES.sub(lambda m: m.group(1) + choices + m.group(3), xml, count=1)
+    return _CHOICES.sub(lambda m: m.group(1) + choices + m.group(3), xml)  # the answer and the model's guess

@@ -162,7 +162,7 @@ class Predictor:
             raise TaskError("the model gave non-finite outputs")
         size = picture.size
         config, s = self.label_config, self.settings
-        result = choice_region(config, analysis)
+        result = choice_region(config, analysis, s.prefill_class)
         result += heat_region(config, analysis, size, s.heat_floor)
         if suggestion is not None:
             result += saliency_region(config, suggestion, size)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,16 @@ from backend.storage.score_cache import ScoreCache
 from backend.training import distributed
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Ordering:
+    """A ranked queue, the unannotated neighbours asked for (task id, similarity), and the seconds each step took
+    (reading tasks, scoring, ranking, pushing to Label Studio)."""
+
+    queue: Queue
+    neighbours: list[tuple[int, float]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,19 +110,22 @@ def order_project(
     per_class: bool = True,
     progress: bool = True,
     labels: dict[Any, int] | None = None,
-) -> tuple[Queue, list[tuple[int, float]]]:
+) -> Ordering:
     """Rank the project's unannotated tasks with the served model; unless ``dry_run``, push the queue to Label Studio.
 
     ``similar_to``: task ids (e.g. corrected mistakes) whose nearest unannotated neighbours go to the head of the
     queue; they are also returned as (task id, similarity). ``labels``: the class of each annotated task when the
     caller has parsed the annotations already (a training run), else they are parsed here.
     """
+    clock = _Clock()
     client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
     project = client.projects.get(project_id)
     config = LabelConfig.parse(project.label_config)
     model = PredictorCache(settings).get(project_id, config)
     tasks = project_tasks(client, project_id)
+    clock.lap("read")
     scored = score_tasks(model, tasks, with_predictions=not dry_run, progress=progress)
+    clock.lap("score")
     annotated = annotated_ids(tasks)
     labels = annotated_labels(tasks, config) if labels is None else labels
     pool = scored.pool(annotated, labels)
@@ -124,8 +138,24 @@ def order_project(
         front = [t for t, _ in neighbours]
         rest = [t for t in queue.order if t not in set(front)]
         queue = queue_from_order(queue.version, queue.strategy, front + rest, queue.utilities, sorted(annotated))
+    clock.lap("rank")
     if not dry_run and distributed.current().is_main:
         save_queue(model.project, queue)
-        push_queue(client, project_id, queue, scored.predictions, tasks, progress=progress)
-    return queue, neighbours
+        pushed = push_queue(client, project_id, queue, scored.predictions, progress=progress)
+        clock.lap("push")
+        clock.seconds["push_tasks_per_second"] = round(pushed["predictions"] / max(pushed["seconds"], 1e-9), 1)
+    return Ordering(queue, neighbours, clock.seconds)
+
+
+class _Clock:
+    """Seconds between successive laps, by name."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._last, 2)
+        self._last = now
 

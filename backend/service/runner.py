@@ -51,9 +51,9 @@ def _reorder_queue(project: ProjectDir, settings: Settings, result: RunResult, s
     if not settings.queue_strategy:
         return
     try:
-        queue, _ = order_project(settings, int(project.key), settings.queue_strategy, settings.queue_batch_size,
+        ordering = order_project(settings, int(project.key), settings.queue_strategy, settings.queue_batch_size,
                                  progress=False, labels=result.labels)
-        status.update(queue_version=queue.version, queue_error="")
+        status.update(queue_version=ordering.queue.version, queue_error="", queue_seconds=ordering.seconds)
     except Exception as exc:  # Label Studio unreachable, project gone: the model is saved all the same
         logger.exception("project %s: could not re-order the Label Studio queue", project.key)
         status.update(queue_error=f"{type(exc).__name__}: {exc}"[:STATUS_TEXT])

@@ -70,6 +70,45 @@ def test_heat_overlay_and_ignore_regions_are_drawn_over_the_image(stack, label_s
     assert bluer.mean() > 0.002, f"no ignore regions drawn ({bluer.mean():.3f} of the image bluer)"
 
 
+def test_the_annotators_screen_at_1400x900_shows_image_class_tools_and_help_without_scrolling(stack, label_studio):
+    """Everything an annotator needs is above the fold; the model's outputs are not offered as tools; the model's
+    class is a hint, not a ticked answer. The screenshot is the README's."""
+    client, _, _, data, _ = stack
+    pid, _ = project_with_backend(stack, label_studio, "combined", "e2e annotator screen")
+    retrieve_predictions(client, pid)
+    tasks, found = wait_predictions(client, pid, "base-small_cnn-")
+    client.projects.update(pid, model_version=found[tasks[0].id][0]["model_version"], show_collab_predictions=True)
+    guess = next(r for r in found[tasks[0].id][0]["result"] if r["type"] == "choices")
+    assert guess["from_name"] == "model_guess"
+    with sync_playwright() as p:
+        browser, page = _logged_in(p, label_studio.url)
+        page.goto(f"{label_studio.url}/projects/{pid}/data?task={tasks[0].id}")
+        page.wait_for_selector("canvas", timeout=60_000)
+        page.wait_for_timeout(4000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "label_studio_annotator_screen.png"))
+
+        def shown(locator) -> bool:
+            box = locator.bounding_box() if locator.count() and locator.is_visible() else None
+            return bool(box) and box["y"] >= 0 and box["y"] + box["height"] <= 900 and box["x"] + box["width"] <= 1400
+
+        canvas = max((c for c in page.query_selector_all("canvas") if (c.bounding_box() or {}).get("width", 0) > 100),
+                     key=lambda c: c.bounding_box()["width"] * c.bounding_box()["height"])
+        image = canvas.bounding_box()
+        assert image["y"] + image["height"] <= 900, f"the image runs below the fold ({image})"
+        for name in data.classes:
+            assert shown(page.locator(f"label:has(input[name='{name}'])").first), f"class '{name}' below the fold"
+        ticked = page.evaluate("""() => [...document.querySelectorAll('input[type=radio],input[type=checkbox]')]
+                                         .filter(i => i.checked).map(i => i.name)""")
+        ticked = [name for name in ticked if name in data.classes]
+        assert ticked == [guess["value"]["choices"][0]], f"only the model's guess may be ticked, found {ticked}"
+        for tool in ("focus", "ignore", "object", "Ignore", "Object"):
+            assert shown(page.get_by_text(tool, exact=True).first), f"tool '{tool}' is not visible without scrolling"
+        assert not page.get_by_text("Attention", exact=True).first.is_visible(), "the model's heat label is offered as a tool"
+        assert shown(page.get_by_text("Press F, then click the object", exact=False).first), "no instruction on screen"
+        browser.close()
+
+
 def test_the_overlay_on_a_12_megapixel_photo_is_small_and_drawn(stack, label_studio):
     """A phone-sized photo (4000 x 3000 JPEG): its prediction stays a few kB and the overlay covers the photo."""
     import json

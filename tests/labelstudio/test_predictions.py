@@ -22,9 +22,15 @@ def _decoded_alpha(region: dict) -> np.ndarray:
     return decode_rle(region["value"]["rle"]).reshape(h, w, 4)[..., 3]
 
 
-def test_choice_carries_class_and_probability():
-    [region] = choice_region(CONFIG, _analysis(np.zeros((8, 8))))
-    assert region["value"] == {"choices": ["b"]} and region["score"] == 0.8
+def test_the_predicted_class_is_a_guess_and_ticks_the_answer_only_when_asked():
+    [guess] = choice_region(CONFIG, _analysis(np.zeros((8, 8))))
+    assert guess["from_name"] == "model_guess" and guess["value"] == {"choices": ["b"]} and guess["score"] == 0.8
+    both = choice_region(CONFIG, _analysis(np.zeros((8, 8))), prefill=True)
+    assert [r["from_name"] for r in both] == ["model_guess", "class"] and both[1]["value"] == {"choices": ["b"]}
+    plain = LabelConfig.parse("<View><Image name='i' value='$img'/><Choices name='c' toName='i'><Choice value='a'/>"
+                              "<Choice value='b'/></Choices></View>")
+    assert choice_region(plain, _analysis(np.zeros((8, 8)))) == []
+    assert [r["from_name"] for r in choice_region(plain, _analysis(np.zeros((8, 8))), prefill=True)] == ["c"]
 
 
 def test_heat_outlines_are_nested_levels_that_follow_the_attention():
