@@ -1,6 +1,7 @@
 """Label Studio through ``label-studio-sdk``: read a project's tasks, push the annotation queue."""
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -14,6 +15,8 @@ from backend.labelstudio.config import LabelConfig
 
 logger = logging.getLogger(__name__)
 VIEW_TITLE = "Attention queue"
+ANNOTATED_FILTER = {"conjunction": "and", "items": [
+    {"filter": "filter:tasks:total_annotations", "operator": "greater", "type": "Number", "value": 0}]}
 CHUNK = 100  # predictions per import request: each answers in seconds even on a loaded Label Studio
 
 
@@ -24,10 +27,13 @@ def connect(url: str, api_key: str, timeout: float = 60.0) -> LabelStudio:
     return LabelStudio(base_url=url.rstrip("/"), api_key=api_key, timeout=timeout)
 
 
-def project_tasks(client: LabelStudio, project_id: int) -> list[dict]:
-    """Every task of the project as a dict with id, data and annotations."""
+def project_tasks(client: LabelStudio, project_id: int, annotated_only: bool = False) -> list[dict]:
+    """Every task of the project (or, with ``annotated_only``, those with a submitted annotation, filtered by Label
+    Studio: a training run then reads a handful of tasks instead of the whole project with its predictions) as a
+    dict with id, data and annotations."""
     tasks = []
-    for task in client.tasks.list(project=project_id, fields="all"):
+    query = json.dumps({"filters": ANNOTATED_FILTER}) if annotated_only else None
+    for task in client.tasks.list(project=project_id, fields="all", query=query):
         item = task.model_dump() if hasattr(task, "model_dump") else dict(task)
         tasks.append({"id": item["id"], "data": item.get("data") or {}, "annotations": item.get("annotations") or []})
     return tasks

@@ -46,21 +46,22 @@ def sync_from_label_studio(project: ProjectDir, settings: Settings) -> int | Non
     """Refresh the journal with every annotation Label Studio holds for the project, when it can be reached.
 
     Webhooks only tell about annotations made after they were added; Label Studio is the source of truth. When it
-    cannot be read, training goes on with the annotations recorded from webhooks. Returns the project's task count
-    when it was read.
+    cannot be read, training goes on with the annotations recorded from webhooks. Only annotated tasks are read.
+    Returns the project's task count when it was read.
     """
     if not (settings.label_studio_url and settings.label_studio_api_key and project.key.isdigit()):
         return None
     try:
         client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
-        tasks = project_tasks(client, int(project.key))
+        tasks = project_tasks(client, int(project.key), annotated_only=True)
+        size = client.projects.get(int(project.key)).task_number
     except Exception as exc:  # unreachable, auth, project deleted: keep what the webhooks recorded
         logger.warning("project %s: could not read annotations from Label Studio (%s); using the recorded ones",
                        project.key, type(exc).__name__)
         return None
     kept = AnnotationJournal(project).replace_tasks(tasks)
     logger.info("project %s: %d annotated tasks read from Label Studio", project.key, kept)
-    return len(tasks)
+    return size
 
 
 def run_training(project: ProjectDir, settings: Settings) -> RunResult:

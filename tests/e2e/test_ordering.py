@@ -8,7 +8,7 @@ import requests
 from label_studio_sdk import LabelStudio
 
 from backend.http.server import create_app
-from backend.labelstudio.client import VIEW_TITLE
+from backend.labelstudio.client import VIEW_TITLE, project_tasks
 from backend.labelstudio.templates import render_template
 from backend.models.checkpoints import save_checkpoint
 from backend.service.ranking import order_project
@@ -82,6 +82,7 @@ def test_annotated_tasks_leave_the_queue_and_similar_tasks_lead(project):
     first = queue.order[0]
     client.annotations.create(id=first, result=[{"from_name": "class", "to_name": "image", "type": "choices",
                                                  "value": {"choices": ["vertical"]}}])
+    assert [t["id"] for t in project_tasks(client, pid, annotated_only=True)] == [first]  # what a training run reads
     ordering = order_project(settings, pid, "entropy", batch_size=8, similar_to=[first], progress=False)
     again, neighbours = ordering.queue, ordering.neighbours
     assert first not in again.order and again.scores[str(first)] == 0.0

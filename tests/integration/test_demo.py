@@ -42,3 +42,22 @@ def test_demo_check_succeeds_first_time_beside_cpu_bound_work():
             burner.terminate()
     assert result.returncode == 0, result.stderr[-3000:]
     assert "600 tasks, predictions from base-small_cnn-" in result.stdout
+
+
+def test_feedback_bench_reaches_a_new_queue_with_one_prediction_per_task():
+    """``scripts/bench_feedback.py``: annotations made through Label Studio's API reach the backend by webhook, a
+    training run starts, and the re-ordered queue of the new version replaces every task's prediction."""
+    import json
+
+    with tempfile.TemporaryDirectory(prefix=".demo-check-", dir=ROOT) as workdir:
+        result = subprocess.run(
+            [sys.executable, "scripts/bench_feedback.py", "--workdir", Path(workdir).name, "--batch", "8",
+             "--ls-port", str(_free_port()), "--port", str(_free_port())],
+            cwd=ROOT, capture_output=True, text=True, timeout=1500,
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["tasks"] == 600 and report["annotations"] == 8 and report["label_studio_version"] == "v0001"
+    assert report["predictions_per_task"] == [1, 1]
+    assert set(report["queue"]) >= {"read", "score", "rank", "push"} and report["push_tasks_per_second"] > 0
+    assert 0 < report["waiting_for_the_run"] < report["seconds_to_new_queue"]

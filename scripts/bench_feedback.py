@@ -1,0 +1,88 @@
+#!/usr/bin/env python
+"""How long an annotator waits for a new queue: the demo project (600 tasks), a batch of simulated click
+annotations made through Label Studio's API, then the time from the last one to the re-ordered queue in Label
+Studio, and where that time goes.
+
+Starts the demo's stack (Label Studio and the backend on 127.0.0.1, ``--workdir`` fresh or reused), annotates the
+head of the queue (a focus click on the object, from the dataset's masks), waits until the backend has trained and
+pushed the next version, and prints JSON: seconds to the new queue, the training run's and the queue's phases from
+``train_status.json``, the bulk write rate and what it means for 100,000 tasks, and predictions per task.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: local servers of a checkout
+
+from backend.evaluation.annotators import click_annotation  # noqa: E402
+from backend.evaluation.dataset import load_dataset  # noqa: E402
+from backend.labelstudio.config import LabelConfig  # noqa: E402
+from backend.storage.files import read_json  # noqa: E402
+from backend.storage.project_dir import ProjectDir  # noqa: E402
+from tests.support.demo_stack import TRAIN_EVERY, demo_stack  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", default="data/default", help="dataset folder (inside data/)")
+    parser.add_argument("--model", default="models/default-base.pt")
+    parser.add_argument("--workdir", default=".bench-feedback")
+    parser.add_argument("--ls-port", type=int, default=8081)
+    parser.add_argument("--port", type=int, default=9091)
+    parser.add_argument("--batch", type=int, default=TRAIN_EVERY, help="annotations made (the demo trains after this many)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the new queue")
+    args = parser.parse_args()
+    with demo_stack((ROOT / args.data).resolve(), (ROOT / args.model).resolve(), (ROOT / args.workdir).resolve(),
+                    args.ls_port, args.port) as demo:
+        client, project = demo.client, demo.project
+        folder = ProjectDir(demo.settings.model_dir, project)
+        before = read_json(folder.status, {}).get("queue_version", demo.queue.version)
+        config = LabelConfig.parse(client.projects.get(project).label_config)
+        samples = {s.image.name: s for s in load_dataset(demo.data).splits["train"]}
+        head = demo.queue.order[: args.batch]
+        for task_id in head:
+            sample = samples[Path(client.tasks.get(str(task_id)).data["image"]).name]
+            mask = np.asarray(Image.open(sample.mask)) > 0
+            client.annotations.create(id=task_id, result=click_annotation(config, sample.label, mask)["result"])
+        annotated = time.time()
+        print(f"{len(head)} annotations made; waiting for the next queue ...", flush=True)
+        status = {}
+        while time.time() < annotated + args.timeout:
+            status = read_json(folder.status, {})
+            if status.get("queue_version") not in (None, before) and status.get("state") == "idle":
+                break
+            time.sleep(0.5)
+        else:
+            raise SystemExit(f"no new queue within {args.timeout} s: {status}")
+        version = client.projects.get(project).model_version
+        reached = time.time()
+        counts = [len([p for p in (t.predictions or [])]) for t in client.tasks.list(project=project, fields="all")]
+        manifest = folder.models.latest()
+        queue = status.get("queue_seconds", {})
+        report = {
+            "tasks": len(counts),
+            "annotations": len(head),
+            "seconds_to_new_queue": round(reached - annotated, 1),
+            "waiting_for_the_run": round(status["started"] - annotated, 1),
+            "training_run": manifest.metrics.get("seconds"),
+            "train_steps": demo.settings.train.steps,
+            "queue": queue,
+            "label_studio_version": version,
+            "push_tasks_per_second": queue.get("push_tasks_per_second"),
+            "push_100k_tasks_minutes": round(100_000 / queue["push_tasks_per_second"] / 60, 1) if queue.get("push_tasks_per_second") else None,
+            "predictions_per_task": [min(counts), max(counts)],
+        }
+        print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
