@@ -56,7 +56,9 @@ def test_feedback_bench_reaches_a_new_queue_with_one_prediction_per_task():
             cwd=ROOT, capture_output=True, text=True, timeout=1500,
         )
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout[result.stdout.index("{"):])
+    lines = result.stdout.splitlines()
+    start = max(i for i, line in enumerate(lines) if line == "{")  # the report (indented JSON) comes last
+    report = json.loads("\n".join(lines[start:]))
     assert report["tasks"] == 600 and report["annotations"] == 8 and report["label_studio_version"] == "v0001"
     assert report["predictions_per_task"] == [1, 1]
     assert set(report["queue"]) >= {"read", "score", "rank", "push"} and report["push_tasks_per_second"] > 0
