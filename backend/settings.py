@@ -30,6 +30,7 @@ from backend.training.trainer import BATCHNORM_MODES, LOSSES, TrainConfig
 
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
+IMAGE_CACHE_FOLDER = ".image-cache"  # under MODEL_DIR; a dot folder is never taken for a project
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # grouped settings: field of Settings -> (dataclass, {its field: variable})
@@ -79,6 +80,7 @@ class Settings:
     max_image_bytes: int = 50 * 1024 * 1024
     max_image_side: int = MAX_IMAGE_SIDE
     image_timeout: float = 10.0
+    image_cache_mb: int = 1024  # downloaded images kept in MODEL_DIR/.image-cache for /predict, scoring and training
     max_tasks_per_request: int = 1000  # /predict refuses more (Label Studio gives up after ML_TIMEOUT_PREDICT anyway)
     model_cache_size: int = 8  # loaded models (project x labeling config) a worker keeps, least recently used leave first
     train: TrainConfig = TrainConfig()  # its cam_method and cam_layer always follow CAM_METHOD and CAM_LAYER
@@ -141,7 +143,8 @@ class Settings:
     def image_access(self) -> ImageAccess:
         return ImageAccess(self.label_studio_url, self.label_studio_api_key, self.local_files_document_root,
                            self.allowed_image_hosts, self.max_image_pixels, self.max_image_bytes, self.image_timeout,
-                           self.max_image_side)
+                           self.max_image_side, os.path.join(self.model_dir, IMAGE_CACHE_FOLDER),
+                           self.image_cache_mb * 1024 * 1024)
 
     def configure_logging(self) -> None:
         """Log to stderr at ``LOG_LEVEL`` with the process id (scripts and runner processes)."""
@@ -205,7 +208,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "LABEL_STUDIO_TIMEOUT": (1e-3, None), "IMAGE_SIZE": (8, None), "SUPERPIXEL_SEGMENTS": (1, None),
     "SUPERPIXEL_SIZE": (8, None), "SUPERPIXEL_COMPACTNESS": (1e-6, None), "IGNORE_REGIONS": (0, None),
     "IGNORE_THRESHOLD": (0, 1), "HEAT_FLOOR": (0, 0.999), "PREDICT_BATCH_SIZE": (1, None), "MAX_IMAGE_PIXELS": (1, None),
-    "MAX_IMAGE_BYTES": (1, None), "MAX_IMAGE_SIDE": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "MAX_TASKS_PER_REQUEST": (1, None), "MODEL_CACHE_SIZE": (1, None),
+    "MAX_IMAGE_BYTES": (1, None), "MAX_IMAGE_SIDE": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "IMAGE_CACHE_MB": (0, None), "MAX_TASKS_PER_REQUEST": (1, None), "MODEL_CACHE_SIZE": (1, None),
     "TRAIN_LR": (1e-12, None), "TRAIN_STEPS": (1, None), "TRAIN_BATCH_SIZE": (1, None), "TRAIN_UNLABELED_BATCH": (0, None),
     "TRAIN_GUIDANCE_WEIGHT": (0, None), "CYBORG_ALPHA": (0, 1), "TRAIN_CLASS_WEIGHT": (0, None), "TRAIN_SEED": (0, None),
     "TRAIN_EVERY": (0, None), "TRAIN_MAX_CONCURRENT": (1, None), "KEEP_VERSIONS": (1, None), "QUEUE_BATCH_SIZE": (1, None),

@@ -21,6 +21,13 @@ warnings.filterwarnings("ignore", message="The given NumPy array is not writable
 torch.set_flush_denormal(True)
 
 
+@pytest.fixture(autouse=True)
+def _own_image_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test downloads into its own image cache (an absolute folder replaces MODEL_DIR/.image-cache), so no
+    test is served an image another test (or an earlier run on a reused port) fetched."""
+    monkeypatch.setattr("backend.settings.IMAGE_CACHE_FOLDER", str(tmp_path_factory.mktemp("image-cache")))
+
+
 @pytest.fixture(scope="session")
 def dataset_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset(tmp_path_factory.mktemp("data"), BiasSpec(size=64, train=64, val=8, test=16, shifted=16))

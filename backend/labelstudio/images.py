@@ -1,4 +1,5 @@
-"""Fetch and decode task images: local paths, Label Studio URLs and allowed http(s) hosts.
+"""Fetch and decode task images: local paths, Label Studio URLs, cloud storage through Label Studio's presign
+endpoint, and allowed http(s) hosts; downloads are kept in a bounded cache shared by the backend's processes.
 
 Every image is read with Pillow into an RGB uint8 array (the first frame of an
 animation, EXIF rotation applied), reduced to what the model and the superpixels
@@ -7,6 +8,7 @@ they are decoded.
 """
 from __future__ import annotations
 
+import base64
 import io
 import ipaddress
 import posixpath
@@ -26,8 +28,12 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from backend.core.superpixels import SuperpixelParams
 from backend.labelstudio.auth import AuthError, LabelStudioAuth
+from backend.storage.image_cache import ImageCache
 
 LS_PATH_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/uploaded/", "/tasks/")  # Label Studio's media
+CLOUD_SCHEMES = ("s3", "gs", "azure-blob")  # Label Studio's cloud storage URIs, presigned per task
+PRESIGN_PATH = "/tasks/{task}/presign/?fileuri={uri}"
+REDIRECTS = (301, 302, 303, 307, 308)
 MAX_URL_LENGTH = 4096
 MAX_IMAGE_PIXELS = 50_000_000  # default limit on decoded pixels of an image and of an annotation's brush region
 MAX_IMAGE_SIDE = 20_000  # default limit on an image's longer side (thin strips cost memory per row when resized)
@@ -73,15 +79,16 @@ class HostBackoff:
 SLOW_HOSTS = HostBackoff()  # per worker process, shared by every project's fetcher
 
 
-def public_address(host: str) -> str:
+def public_address(host: str, public_only: bool = True) -> str:
     """The address ``host`` resolves to, resolved once; ImageError unless every address it has is public (the
-    connection then goes to this address, so a second lookup cannot rebind the name to a private one)."""
+    connection then goes to this address, so a second lookup cannot rebind the name to a private one).
+    ``public_only=False`` for the storage host Label Studio's presign endpoint names (a MinIO on the LAN)."""
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise ImageError(f"cannot resolve image host '{host}': {exc.strerror}") from None
     addresses = [info[4][0] for info in infos]
-    if not addresses or any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses):
+    if not addresses or (public_only and any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)):
         raise ImageError(f"image host '{host}' resolves to a private address")
     return addresses[0]
 
@@ -98,6 +105,8 @@ class ImageAccess:
     max_bytes: int
     timeout: float  # seconds
     max_side: int = MAX_IMAGE_SIDE
+    cache_dir: str = ""  # downloaded images are kept here (shared by the backend's processes); empty: no cache
+    cache_bytes: int = 0
 
 
 class ImageFetcher:
@@ -110,20 +119,43 @@ class ImageFetcher:
         self.ls_scheme = urlparse(self.ls_url).scheme.lower() if self.ls_url else ""
         self.ls_host = urlparse(self.ls_url).netloc.lower() if self.ls_url else ""
         self.auth = LabelStudioAuth(self.ls_url, access.api_key, self.session, access.timeout) if access.api_key else None
+        self.cache = ImageCache(access.cache_dir, access.cache_bytes) if access.cache_dir and access.cache_bytes else None
 
-    def load(self, url: str, fit: Fit | None = None) -> Picture:
-        """The image at ``url``, reduced to ``fit`` when given."""
+    def load(self, url: str, fit: Fit | None = None, task_id: object = None) -> Picture:
+        """The image at ``url`` of task ``task_id`` (needed for cloud storage URIs), reduced to ``fit`` when given."""
         if not isinstance(url, str) or not url.strip():
             raise ImageError("task has no image URL")
-        return decode_image(self.read_bytes(url.strip()), self.access.max_pixels, self.access.max_side, fit)
+        return decode_image(self.read_bytes(url.strip(), task_id), self.access.max_pixels, self.access.max_side, fit)
 
-    def read_bytes(self, url: str) -> bytes:
+    def read_bytes(self, url: str, task_id: object = None) -> bytes:
+        """The bytes of ``url``: downloads come from the cache when an earlier request (or process) fetched them."""
         check_reference(url)
         try:
             parsed = urlparse(url)
             parsed.port  # noqa: B018  (raises on a port that is not a number)
         except ValueError as exc:
             raise ImageError(f"malformed image URL: {exc}") from None
+        if self.cache is None or not self._downloads(url, parsed):
+            return self._read(url, parsed, task_id)
+        cached = self.cache.get(url)  # only URLs that passed every rule below were ever put there
+        if cached is not None and len(cached) <= self.access.max_bytes:  # limits may have shrunk since
+            return cached
+        data = self._read(url, parsed, task_id)
+        self.cache.put(url, data)
+        return data
+
+    def _downloads(self, url: str, parsed: ParseResult) -> bool:
+        """Whether ``url`` is read over the network (files below the document root are read directly)."""
+        if parsed.scheme in CLOUD_SCHEMES:
+            return True
+        local_files = parsed.path.startswith("/data/local-files/") and bool(self.access.document_root)
+        if parsed.scheme in ("http", "https"):
+            return not (local_files and parsed.netloc.lower() == self.ls_host)
+        return url.startswith(LS_PATH_PREFIXES) and not local_files
+
+    def _read(self, url: str, parsed: ParseResult, task_id: object) -> bytes:
+        if parsed.scheme in CLOUD_SCHEMES:
+            return self._presigned(url, task_id)
         if parsed.scheme in ("http", "https"):
             if parsed.username is not None or parsed.password is not None:
                 raise ImageError("image URLs with user information (user:password@host) are refused")
@@ -140,6 +172,17 @@ class ImageFetcher:
                 raise ImageError(f"'{url}' is a Label Studio URL but LABEL_STUDIO_URL is not set")
             return self._http(urljoin(self.ls_url + "/", url.lstrip("/")), self.ls_host)
         return self._local_path(unquote(parsed.path))
+
+    def _presigned(self, uri: str, task_id: object) -> bytes:
+        """A cloud storage object through Label Studio's presign endpoint for the task (Label Studio holds the
+        storage credentials; it answers with the bytes or one redirect to a signed URL)."""
+        if not self.ls_url:
+            raise ImageError(f"'{uri.split(':')[0]}://' images come through Label Studio's presign endpoint, but "
+                             "LABEL_STUDIO_URL is not set")
+        if not isinstance(task_id, int) and not (isinstance(task_id, str) and task_id.isdigit()):
+            raise ImageError("a cloud storage image needs its task's id (Label Studio presigns per task)")
+        encoded = base64.urlsafe_b64encode(uri.encode()).decode()
+        return self._http(self.ls_url + PRESIGN_PATH.format(task=int(task_id), uri=encoded), self.ls_host)
 
     def _local_files(self, query: str) -> bytes:
         relative = parse_qs(query).get("d", [""])[0]
@@ -193,7 +236,11 @@ class ImageFetcher:
                 with self.session.get(
                     url, headers=headers, timeout=self.access.timeout, stream=True, allow_redirects=False
                 ) as response:
-                    data = self._read_until(response.status_code, response.raw, deadline, display)
+                    location = response.headers.get("Location", "") if response.status_code in REDIRECTS else None
+                    if location is None or not _presigns(parsed.path):
+                        data = self._read_until(response.status_code, response.raw, deadline, display)
+                if location is not None and _presigns(parsed.path):
+                    data = self._signed(urljoin(url, location), deadline, display)
             else:
                 data = self._pinned(parsed, public_address(hostname), deadline, display)
         except urllib3.exceptions.NewConnectionError as exc:  # refused: a subclass of urllib3's time-out, not one
@@ -205,6 +252,14 @@ class ImageFetcher:
             raise ImageError(f"cannot fetch {display}: {type(exc).__name__}") from None
         SLOW_HOSTS.answered(host)
         return data
+
+    def _signed(self, url: str, deadline: float, display: str) -> bytes:
+        """The one redirect of a presign answer, to the storage host: no token, no further redirect, the same
+        limits and deadline."""
+        target = urlparse(url)
+        if target.scheme not in ("http", "https") or not target.hostname or target.username or target.password:
+            raise ImageError(f"Label Studio's presign for {display} redirected to an unusable URL")
+        return self._pinned(target, public_address(target.hostname, public_only=False), deadline, display)
 
     def _pinned(self, parsed: ParseResult, address: str, deadline: float, display: str) -> bytes:
         """GET from an allowed host at the ``address`` that was checked (TLS still verifies the host's name)."""
@@ -240,6 +295,12 @@ class ImageFetcher:
                 raise DeadlineExceeded(display)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _presigns(path: str) -> bool:
+    """Whether a Label Studio path is its presign (or resolve) endpoint, whose redirect is followed once."""
+    parts = posixpath.normpath(unquote(path)).strip("/").split("/")
+    return len(parts) == 3 and parts[0] in ("tasks", "projects") and parts[1].isdigit() and parts[2] in ("presign", "resolve")
 
 
 def check_reference(reference: str) -> None:

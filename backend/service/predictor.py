@@ -121,7 +121,7 @@ class Predictor:
         fit = Fit.for_model(self.classifier.image_size, self.settings.superpixels)
         for i, task in enumerate(tasks):
             try:
-                readable.append((i, self.fetcher.load(self.image_url(task), fit)))
+                readable.append((i, self.fetcher.load(self.image_url(task), fit, task.get("id"))))
             except (ImageError, TaskError) as exc:
                 logger.error("task %s: %s", _task_id(task, i), _short(exc))
             except Exception as exc:  # whatever a hostile reference does, it costs this task only

@@ -95,7 +95,7 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
         if parsed.example.label is not None:
             labels[parsed.example.task_id] = parsed.example.label
         try:
-            images.append(fetcher.load(parsed.example.image_url, fit).pixels)
+            images.append(fetcher.load(parsed.example.image_url, fit, parsed.example.task_id).pixels)
         except Exception as exc:  # one unreadable or hostile example never fails the run
             logger.warning("project %s: task %.100s skipped: %.300s", project.key, parsed.example.task_id,
                            exc if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}")

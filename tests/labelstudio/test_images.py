@@ -338,4 +338,88 @@ def test_a_personal_access_token_is_exchanged_once_and_sent_as_bearer(pat_server
     assert refreshes == [pat]  # one exchange; the access token is reused until shortly before it expires
     expired = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key=_jwt({"token_type": "refresh", "exp": 1})).image_access)
     with pytest.raises(ImageError, match="has expired"):
-        expired.load("/data/upload/1/a.png")
+        expired.load("/data/upload/1/b.png")  # an image not yet in the backend's cache needs the token
+
+
+@pytest.fixture
+def cloud():
+    """A stand-in Label Studio presign endpoint and a stand-in storage host, both on 127.0.0.1, recording requests.
+
+    ``/tasks/<id>/presign/?fileuri=<base64>`` answers 303 to the storage host's signed URL for that object; the
+    storage host serves ``/bucket/cat.png`` and, for ``/bucket/loop.png``, redirects once more."""
+    import base64
+    from urllib.parse import parse_qs, urlparse
+
+    body = _png(Image.new("RGB", (30, 20), (200, 10, 40)))
+    seen: dict[str, list] = {"label_studio": [], "storage": []}
+    ports: dict[str, int] = {}
+
+    class LabelStudio(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen["label_studio"].append((self.path, self.headers.get("Authorization")))
+            parsed = urlparse(self.path)
+            uri = base64.urlsafe_b64decode(parse_qs(parsed.query)["fileuri"][0]).decode()
+            self.send_response(303)
+            key = uri.split("://", 1)[1]
+            self.send_header("Location", f"http://127.0.0.1:{ports['storage']}/{key}?X-Amz-Signature=abc")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    class Storage(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen["storage"].append((self.path, self.headers.get("Authorization")))
+            if self.path.startswith("/bucket/cat.png"):
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_response(302)
+                self.send_header("Location", f"http://127.0.0.1:{ports['storage']}/bucket/cat.png")
+                self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    servers = {name: ThreadingHTTPServer(("127.0.0.1", 0), handler) for name, handler in
+               (("label_studio", LabelStudio), ("storage", Storage))}
+    for name, server in servers.items():
+        ports[name] = server.server_port
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{ports['label_studio']}", seen
+    for server in servers.values():
+        server.shutdown()
+
+
+def test_cloud_storage_images_come_through_the_presign_redirect_without_the_token(cloud, tmp_path):
+    url, seen = cloud
+    settings = Settings(label_studio_url=url, label_studio_api_key="secret-token", model_dir=str(tmp_path))
+    image = ImageFetcher(settings.image_access).load("s3://bucket/cat.png", task_id=7).pixels
+    assert image.shape == (20, 30, 3) and tuple(image[0, 0]) == (200, 10, 40)
+    [(path, token)] = seen["label_studio"]
+    assert path.startswith("/tasks/7/presign/?fileuri=") and token == "Token secret-token"
+    [(path, token)] = seen["storage"]
+    assert path == "/bucket/cat.png?X-Amz-Signature=abc" and token is None  # the token only ever goes to Label Studio
+    again = ImageFetcher(settings.image_access)  # another process of the backend: served from the shared cache
+    assert again.load("s3://bucket/cat.png", task_id=7).pixels.shape == (20, 30, 3)
+    assert len(seen["storage"]) == 1 and len(seen["label_studio"]) == 1
+    resolved = seen["label_studio"][0][0]  # the presign path as Label Studio itself writes it into task data
+    assert ImageFetcher(settings.image_access).load(resolved).pixels.shape == (20, 30, 3)
+
+
+def test_cloud_storage_refusals_are_clear(cloud, tmp_path):
+    url, seen = cloud
+    fetcher = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key="secret-token", model_dir=str(tmp_path),
+                                    max_image_bytes=20).image_access)
+    with pytest.raises(ImageError, match="task's id"):
+        fetcher.load("gs://bucket/cat.png")
+    with pytest.raises(ImageError, match="LABEL_STUDIO_URL is not set"):
+        ImageFetcher(Settings(model_dir=str(tmp_path)).image_access).load("azure-blob://bucket/cat.png", task_id=1)
+    with pytest.raises(ImageError, match="larger than MAX_IMAGE_BYTES"):  # the same limits as every image
+        fetcher.load("s3://bucket/cat.png", task_id=3)
+    roomy = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key="k", model_dir=str(tmp_path)).image_access)
+    with pytest.raises(ImageError, match="HTTP 302"):  # exactly one redirect: the storage host's own is not followed
+        roomy.load("s3://bucket/loop.png", task_id=3)
+    assert all(token is None for _, token in seen["storage"])

@@ -1,0 +1,27 @@
+import os
+import time
+
+from backend.storage.image_cache import ImageCache
+
+
+def test_images_come_back_by_url_and_the_least_recently_used_leave_first(tmp_path):
+    cache = ImageCache(tmp_path / "images", max_bytes=250)
+    cache.put("s3://bucket/a.jpg", b"a" * 100)
+    cache.put("/data/upload/1/b.png", b"b" * 100)
+    assert cache.get("s3://bucket/a.jpg") == b"a" * 100 and cache.get("s3://bucket/missing.jpg") is None
+    old = time.time() - 100
+    os.utime(cache._path("/data/upload/1/b.png"), (old, old))  # b was used longer ago than a
+    cache.put("gs://bucket/c.jpg", b"c" * 100)  # 300 bytes > 250: the least recently used leaves
+    assert cache.get("/data/upload/1/b.png") is None
+    assert cache.get("s3://bucket/a.jpg") == b"a" * 100 and cache.get("gs://bucket/c.jpg") == b"c" * 100
+    cache.put("s3://bucket/huge.jpg", b"h" * 1000)  # larger than the whole cache: not kept, nothing evicted for it
+    assert cache.get("s3://bucket/huge.jpg") is None and cache.get("s3://bucket/a.jpg") is not None
+    assert sum(p.stat().st_size for p in (tmp_path / "images").iterdir()) <= 250
+
+
+def test_a_cache_that_cannot_be_written_only_skips_caching(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cache = ImageCache(blocker / "images", max_bytes=1000)
+    cache.put("s3://bucket/a.jpg", b"a")
+    assert cache.get("s3://bucket/a.jpg") is None
