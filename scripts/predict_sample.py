@@ -12,7 +12,6 @@ import requests
 
 from backend.labelstudio.templates import render_template
 
-
 SHIFTED_NOTE = ("mostly wrong: these are shifted images, where the cue that went with each class in training (the "
                 "default dataset's coloured patch) is swapped. A model that learned the cue instead of the object "
                 "(the base model: shifted accuracy near 0) predicts the other class; that is the shortcut annotators "
