@@ -22,6 +22,7 @@ from backend.core.cam import METHODS as CAM_METHODS
 from backend.core.superpixels import METHODS as SUPERPIXEL_METHODS
 from backend.core.superpixels import SuperpixelParams
 from backend.labelstudio.annotations import POLICIES
+from backend.labelstudio.config import LabelRoles
 from backend.labelstudio.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, ImageAccess
 from backend.models.architectures import ARCHITECTURES
 from backend.models.classifier import PRETRAINED_MODES
@@ -92,6 +93,9 @@ class Settings:
     keep_versions: int = 5
     queue_strategy: str = ""  # after each training run, re-order the Label Studio queue with this strategy
     queue_batch_size: int = 32
+    focus_labels: tuple[str, ...] = ()  # label names meaning "the object is here" (clicks), e.g. "objet,Objekt"
+    ignore_labels: tuple[str, ...] = ()  # label names meaning "do not use this" (clicks, brush, suggested regions)
+    object_labels: tuple[str, ...] = ()  # brush label names that paint the object
     prefill_class: bool = False  # also tick the predicted class as the answer (else it shows only as the model's guess)
     label_config: str = ""  # labeling config XML (or a path to it) to load the model at worker start
     log_level: str = "INFO"
@@ -138,6 +142,10 @@ class Settings:
             value = getattr(getattr(self, group) if group else self, name)
             env[variable] = ",".join(value) if isinstance(value, tuple) else str(value).lower() if isinstance(value, bool) else str(value)
         return env
+
+    @property
+    def label_roles(self) -> LabelRoles:
+        return LabelRoles(self.focus_labels, self.ignore_labels, self.object_labels)
 
     @property
     def image_access(self) -> ImageAccess:

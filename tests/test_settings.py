@@ -66,3 +66,8 @@ def test_switches_read_the_usual_words_and_refuse_others_by_name():
     assert Settings.from_env(Settings(prefill_class=True).to_env()).prefill_class is True
     with pytest.raises(SettingsError, match="PREFILL_CLASS"):
         Settings.from_env({"PREFILL_CLASS": "maybe"})
+
+
+def test_label_roles_come_from_comma_separated_names():
+    roles = Settings.from_env({"FOCUS_LABELS": "Objet, Objekt", "IGNORE_LABELS": "fond", "OBJECT_LABELS": "sujet"}).label_roles
+    assert roles.focus == ("objet", "objekt") and roles.ignore == ("fond",) and roles.object == ("sujet",)

@@ -183,7 +183,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         if not isinstance(label_config, str):
             raise PayloadError(f"webhook {event} project has no 'label_config'")
         metrics.webhook_events.labels(metrics.event(event)).inc()
-        return jsonify(record_event(settings, _project_id(project), LabelConfig.parse(label_config), event, body)), 200
+        return jsonify(record_event(settings, _project_id(project), LabelConfig.parse(label_config, settings.label_roles), event, body)), 200
 
     @app.get("/versions")
     def versions() -> Response:

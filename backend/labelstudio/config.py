@@ -16,7 +16,22 @@ class LabelConfigError(ValueError):
     """The labeling config lacks a control the backend needs."""
 
 
-def _pick(labels: list[str], words: tuple[str, ...]) -> str | None:
+@dataclass(frozen=True)
+class LabelRoles:
+    """Label names (any case) that play a role whatever their language: ``focus`` (a click on the object),
+    ``ignore`` (a click, brush or suggested region the model should not use) and ``object`` (a brush mask of the
+    object). They are looked for first; the English words above are the fallback."""
+
+    focus: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    object: tuple[str, ...] = ()
+
+
+def _pick(labels: list[str], words: tuple[str, ...], names: tuple[str, ...] = ()) -> str | None:
+    wanted = {name.lower() for name in names}
+    for label in labels:
+        if label.lower() in wanted:
+            return label
     for label in labels:
         if any(word in label.lower() for word in words):
             return label
@@ -63,8 +78,9 @@ class LabelConfig:
         return LabelInterface(self.xml)
 
     @classmethod
-    def parse(cls, xml: str) -> "LabelConfig":
-        """Parse ``xml``; raise LabelConfigError naming what is missing."""
+    def parse(cls, xml: str, roles: LabelRoles = LabelRoles()) -> "LabelConfig":
+        """Parse ``xml``, finding the labels' roles by ``roles`` first, then by English words; raise LabelConfigError
+        naming what is missing."""
         if not xml or not xml.strip():
             raise LabelConfigError("empty labeling config")
         try:
@@ -87,8 +103,8 @@ class LabelConfig:
             elif control.tag == "KeyPointLabels" and "keypoints_name" not in found:
                 found.update(
                     keypoints_name=control.name,
-                    focus_label=_pick(labels, POSITIVE_WORDS),
-                    ignore_point_label=_pick(labels, NEGATIVE_WORDS),
+                    focus_label=_pick(labels, POSITIVE_WORDS, roles.focus),
+                    ignore_point_label=_pick(labels, NEGATIVE_WORDS, roles.ignore),
                 )
             elif control.tag == "RectangleLabels" and "rectangles_name" not in found:
                 found.update(rectangles_name=control.name, object_labels=tuple(labels))
@@ -96,14 +112,14 @@ class LabelConfig:
                 found.update(
                     overlay_name=control.name,
                     overlay_heat_label=_pick(labels, HEAT_WORDS),
-                    overlay_ignore_label=_pick(labels, NEGATIVE_WORDS),
+                    overlay_ignore_label=_pick(labels, NEGATIVE_WORDS, roles.ignore),
                 )
             elif control.tag == "BrushLabels" and "brush_name" not in found:
                 found.update(
                     brush_name=control.name,
                     heat_label=_pick(labels, HEAT_WORDS),
-                    ignore_region_label=_pick(labels, NEGATIVE_WORDS),
-                    saliency_label=_pick(labels, SALIENCY_WORDS),
+                    ignore_region_label=_pick(labels, NEGATIVE_WORDS, roles.ignore),
+                    saliency_label=_pick(labels, SALIENCY_WORDS, roles.object),
                 )
         if "choices_name" not in found:
             raise LabelConfigError(f"labeling config has no <Choices> control for the image '{image.name}'")

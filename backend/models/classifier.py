@@ -37,6 +37,9 @@ class Classifier:
     source: str  # model_dir | model_path | imagenet | random
 
 
+UNTRAINED_HEAD = "-untrained-head"  # in model_version, shown in Label Studio, until a training run replaces it
+
+
 def cached_imagenet_file(arch: str) -> Path:
     """Where torch hub keeps (or would keep) the ImageNet weights of ``arch``."""
     url = architecture(arch).weights.url
@@ -95,17 +98,21 @@ def load_classifier(store: ModelStore, classes: tuple[str, ...], model_path: str
         if payload.get("classes") and tuple(payload["classes"]) != tuple(classes):  # matched by name, not position
             state = reorder_classes(state, arch, payload["classes"], classes)
             logger.info("MODEL_PATH classes %s reordered to the config's %s", payload["classes"], classes)
-        if not load_weights(model, arch, state, len(classes)):
-            logger.warning("MODEL_PATH has a head for another class count: the head starts untrained")
+        fresh = not load_weights(model, arch, state, len(classes))
+        if fresh:
+            logger.warning("MODEL_PATH has a head for another class count: the head starts UNTRAINED and its class "
+                           "predictions mean nothing until the first training run")
         size = int(payload.get("image_size", image_size))
-        version = f"base-{arch}-{file_digest(model_path)}"
+        version = f"base-{arch}-{file_digest(model_path)}" + (UNTRAINED_HEAD if fresh else "")
         return Classifier(model.eval(), arch, tuple(classes), size, version, "model_path")
 
     model = build_model(arch, len(classes))
     state = _imagenet_state_dict(arch, pretrained)
     if state is not None:
         load_weights(model, arch, state, len(classes), partial=architecture(arch).imagenet_keys is not None)
-        return Classifier(model.eval(), arch, tuple(classes), image_size, f"base-{arch}-imagenet", "imagenet")
+        logger.warning("serving an ImageNet %s backbone with a FRESH, UNTRAINED head for %s: its class predictions "
+                       "mean nothing until the first training run (the attention maps are the backbone's)", arch, classes)
+        return Classifier(model.eval(), arch, tuple(classes), image_size, f"base-{arch}-imagenet{UNTRAINED_HEAD}", "imagenet")
     logger.warning(
         "no saved version, no MODEL_PATH and no ImageNet weights for %s: "
         "serving a RANDOMLY INITIALISED model; its predictions and attention maps mean nothing until it is trained",

@@ -189,7 +189,8 @@ class PredictorCache:
         self._lock = threading.Lock()
 
     def get(self, project: object, label_config: str | LabelConfig) -> Predictor:
-        config = label_config if isinstance(label_config, LabelConfig) else LabelConfig.parse(label_config)
+        config = (label_config if isinstance(label_config, LabelConfig)
+                  else LabelConfig.parse(label_config, self.settings.label_roles))
         folder = ProjectDir(self.settings.model_dir, project)
         key = (folder.key, config.digest)
         with self._lock:

@@ -120,7 +120,7 @@ def order_project(
     clock = _Clock()
     client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
     project = client.projects.get(project_id)
-    config = LabelConfig.parse(project.label_config)
+    config = LabelConfig.parse(project.label_config, settings.label_roles)
     model = PredictorCache(settings).get(project_id, config)
     tasks = project_tasks(client, project_id)
     clock.lap("read")

@@ -77,7 +77,7 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
     journal = AnnotationJournal(project).compact()  # each run folds the webhooks' log into the snapshot
     if not journal.get("label_config"):
         raise NothingToTrain(f"project {project.key}: no labeling config recorded yet")
-    config = LabelConfig.parse(journal["label_config"])
+    config = LabelConfig.parse(journal["label_config"], settings.label_roles)
     store = project.models
     if world.is_main:
         store.clean_partial()

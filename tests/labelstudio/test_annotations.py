@@ -147,3 +147,20 @@ def test_an_accepted_ignore_outline_becomes_a_mask_and_heat_outlines_are_skipped
     assert abs(cols.min() / 512 - 0.10) < 0.01 and abs(cols.max() / 512 - 0.40) < 0.01
     assert abs(rows.min() / 384 - 0.20) < 0.01 and abs(rows.max() / 384 - 0.60) < 0.01
     assert any("3 to 10000 finite" in m for m in parsed.messages)
+
+
+def test_label_roles_name_the_labels_of_a_template_in_another_language():
+    from backend.labelstudio.config import LabelRoles
+
+    xml = (render_template("combined", ["chat", "chien"]).replace('"focus"', '"objet"').replace('"ignore"', '"à négliger"')
+           .replace('value="Ignore"', 'value="Fond"').replace('value="Object"', 'value="Sujet"'))
+    english = LabelConfig.parse(xml)
+    assert english.focus_label is None and english.ignore_point_label is None  # the English words find nothing
+    roles = LabelRoles(focus=("OBJET",), ignore=("à négliger", "fond"), object=("sujet",))
+    config = LabelConfig.parse(xml, roles)
+    assert (config.focus_label, config.ignore_point_label) == ("objet", "à négliger")
+    assert (config.ignore_region_label, config.saliency_label) == ("Fond", "Sujet")
+    parsed = parse_task(TASK, [_annotation([_choice("chien"), _point("objet", 25, 50), _point("à négliger", 80, 10)])],
+                        config)
+    assert parsed.example.positive == [(25, 50)] and parsed.example.negative == [(80, 10)]
+    assert config.digest != english.digest  # predictors and caches keyed by the config see the difference

@@ -35,7 +35,7 @@ def _cached_imagenet(tmp_path, monkeypatch, arch: str) -> torch.nn.Module:
 def test_cached_imagenet_weights_load_without_network(tmp_path, monkeypatch):
     imagenet = _cached_imagenet(tmp_path, monkeypatch, "resnet18")
     loaded = load_classifier(ModelStore(tmp_path), CLASSES, pretrained="cache")
-    assert loaded.source == "imagenet"
+    assert loaded.source == "imagenet" and loaded.version == "base-resnet18-imagenet-untrained-head"  # says so in Label Studio
     assert torch.equal(loaded.model.conv1.weight, imagenet.conv1.weight)
     assert loaded.model.fc.out_features == 3
 
@@ -69,7 +69,7 @@ def test_model_path_with_other_class_count_keeps_backbone(tmp_path):
     torch.save({"arch": "resnet18", "state_dict": user.state_dict()}, path)
     loaded = load_classifier(ModelStore(tmp_path), CLASSES, model_path=str(path))
     assert torch.equal(loaded.model.conv1.weight, user.conv1.weight)
-    assert loaded.model.fc.out_features == 3
+    assert loaded.model.fc.out_features == 3 and loaded.version.endswith("-untrained-head")
 
 
 def test_load_newest_skips_an_unreadable_version(tmp_path):
