@@ -23,8 +23,9 @@ from backend.labelstudio.events import TRAINING_EVENTS
 from backend.models.checkpoints import CheckpointError, ClassesError
 from backend.service.feedback import EventError, record_event
 from backend.service.predictor import PredictorCache
+from backend.service.project_settings import save_extra_params
 from backend.service.scheduler import TrainingScheduler
-from backend.settings import Settings
+from backend.settings import Settings, SettingsError
 from backend.storage.project_dir import ProjectDir
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         schema = body.get("schema") or body.get("label_config")
         if not isinstance(schema, str):
             raise PayloadError("setup needs the labeling config in 'schema'")
-        model = manager.get(_project_id(body.get("project")), schema)
+        project = _project_id(body.get("project"))
+        if body.get("extra_params") is not None:  # the model card's settings for this project, validated
+            try:
+                save_extra_params(settings, ProjectDir(settings.model_dir, project), body["extra_params"])
+            except SettingsError as exc:
+                raise PayloadError(str(exc)) from None
+        model = manager.get(project, schema)
         return jsonify(model_version=model.model_version)
 
     @app.post("/predict")

@@ -11,6 +11,7 @@ from backend.labelstudio.annotations import parse_task
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.events import TRAINING_EVENTS
 from backend.labelstudio.images import ImageError, check_reference
+from backend.service.project_settings import for_project
 from backend.service.scheduler import TrainingScheduler
 from backend.settings import Settings
 from backend.storage.journal import AnnotationJournal
@@ -31,6 +32,7 @@ def record_event(settings: Settings, project: object, config: LabelConfig, event
     if event not in TRAINING_EVENTS:
         return {"status": "ignored", "reason": f"event {event} does not trigger training"}
     folder = ProjectDir(settings.model_dir, project)
+    settings = for_project(settings, folder)  # the project's training cadence from its model card
     journal = AnnotationJournal(folder)
     problems: list[str] = []
     if event in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):

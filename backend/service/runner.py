@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from backend.service.project_settings import for_project
 from backend.service.ranking import order_project
 from backend.service.scheduler import TrainingScheduler
 from backend.service.training_run import NothingToTrain, RunResult, run_training
@@ -61,6 +62,7 @@ def _reorder_queue(project: ProjectDir, settings: Settings, result: RunResult, s
 
 def _run_once(project: ProjectDir, settings: Settings) -> None:
     """Runner body: one training run for the pending request; the caller holds the project's lock and a slot."""
+    settings = for_project(settings, project)  # the project's loss, steps and queue strategy from its model card
     status = TrainingScheduler(settings).status(project)
     if status.get("state") in ("running", "interrupted"):  # the previous runner was killed mid-run
         status.update(failures=status.get("failures", 0) + 1, last_error="the previous run was interrupted (killed)")

@@ -12,6 +12,7 @@
       sal_state.json             SAL's progress
       train.lock train.pending   the training runner's lock and its queued-run marker
       train_status.json training.log
+      project_settings.json      the project's own settings from Label Studio's model extra_params
 """
 from __future__ import annotations
 
@@ -101,6 +102,11 @@ class ProjectDir:
     @property
     def pending(self) -> Path:
         return self.path / "train.pending"
+
+    @property
+    def settings(self) -> Path:
+        """The project's own settings (Label Studio's model ``extra_params``), over the environment's."""
+        return self.path / "project_settings.json"
 
     @property
     def status(self) -> Path:

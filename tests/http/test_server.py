@@ -81,6 +81,19 @@ def test_webhook_validates_and_answers_each_event(client, settings, label_config
         assert response.status_code == 400 and message in response.json["error"]
 
 
+def test_setup_keeps_the_model_cards_extra_params_and_refuses_bad_ones(client, settings, label_config_xml):
+    from backend.service.project_settings import for_project
+    from backend.storage.project_dir import ProjectDir
+
+    body = {"project": "6.1700000000", "schema": label_config_xml, "extra_params": {"TRAIN_LOSS": "randomize", "TRAIN_EVERY": 4}}
+    assert client.post("/setup", json=body).status_code == 200
+    chosen = for_project(settings, ProjectDir(settings.model_dir, 6))
+    assert (chosen.train.loss, chosen.train_every) == ("randomize", 4)
+    refused = client.post("/setup", json=body | {"extra_params": {"TRAIN_EVERY": "often"}})
+    assert refused.status_code == 400 and "TRAIN_EVERY" in refused.json["error"]
+    assert for_project(settings, ProjectDir(settings.model_dir, 6)).train_every == 4
+
+
 def test_basic_auth_protects_everything_but_health(settings, label_config_xml, tasks):
     client = create_app(settings.updated(basic_auth_user="ann", basic_auth_pass="s3cret")).test_client()
     assert client.get("/health").status_code == 200
