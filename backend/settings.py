@@ -91,6 +91,7 @@ class Settings:
     train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
     annotation_policy: str = "latest"  # latest | merge, for several annotations of one task
     keep_versions: int = 5
+    validation_share: float = 0.2  # annotated tasks held out of training to measure each version (0: none)
     queue_strategy: str = ""  # after each training run, re-order the Label Studio queue with this strategy
     queue_batch_size: int = 32
     focus_labels: tuple[str, ...] = ()  # label names meaning "the object is here" (clicks), e.g. "objet,Objekt"
@@ -219,7 +220,7 @@ BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "MAX_IMAGE_BYTES": (1, None), "MAX_IMAGE_SIDE": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "IMAGE_CACHE_MB": (0, None), "MAX_TASKS_PER_REQUEST": (1, None), "MODEL_CACHE_SIZE": (1, None),
     "TRAIN_LR": (1e-12, None), "TRAIN_STEPS": (1, None), "TRAIN_BATCH_SIZE": (1, None), "TRAIN_UNLABELED_BATCH": (0, None),
     "TRAIN_GUIDANCE_WEIGHT": (0, None), "CYBORG_ALPHA": (0, 1), "TRAIN_CLASS_WEIGHT": (0, None), "TRAIN_SEED": (0, None),
-    "TRAIN_EVERY": (0, None), "TRAIN_MAX_CONCURRENT": (1, None), "KEEP_VERSIONS": (1, None), "QUEUE_BATCH_SIZE": (1, None),
+    "TRAIN_EVERY": (0, None), "TRAIN_MAX_CONCURRENT": (1, None), "KEEP_VERSIONS": (1, None), "VALIDATION_SHARE": (0, 0.9), "QUEUE_BATCH_SIZE": (1, None),
 }
 
 

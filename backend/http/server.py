@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from backend.http.metrics import Metrics, TrainingState
 from backend.labelstudio.config import LabelConfig, LabelConfigError
 from backend.labelstudio.events import TRAINING_EVENTS
-from backend.models.checkpoints import CheckpointError, ClassesError
+from backend.models.checkpoints import CheckpointError, ClassesError, Manifest
 from backend.service.feedback import EventError, record_event
 from backend.service.predictor import PredictorCache
 from backend.service.project_settings import save_extra_params
@@ -45,6 +45,14 @@ def _json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise PayloadError("request body must be a JSON object")
     return body
+
+
+def _version_card(manifest: Manifest) -> dict[str, Any]:
+    """What ``/versions`` tells of a saved version: when, from what, and how it did on held-out annotated tasks."""
+    metrics = manifest.metrics
+    return {"version": manifest.version, "parent": manifest.parent, "created": manifest.created,
+            "annotations": manifest.annotation_count, "validation": metrics.get("validation"),
+            "validation_parent": metrics.get("validation_parent")}
 
 
 def _project_id(project: Any) -> int | str | None:
@@ -197,7 +205,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         project = request.args.get("project")
         found = manager.versions(project)
         flat = sorted({v for vs in found.values() for v in vs})
-        return jsonify(versions=flat, projects=found)
+        folders = [ProjectDir(settings.model_dir, project)] if project is not None else ProjectDir.all(settings.model_dir)
+        measured = {f.key: [_version_card(m) for m in f.models.versions()] for f in folders}
+        return jsonify(versions=flat, projects=found, measured={k: v for k, v in measured.items() if v})
 
     @app.get("/metrics")
     def metrics_text() -> Response:

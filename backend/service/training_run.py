@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from backend.labelstudio.annotations import parse_task
 from backend.labelstudio.client import connect, project_tasks
 from backend.labelstudio.config import LabelConfig
@@ -19,12 +21,14 @@ from backend.labelstudio.images import Fit, ImageError, ImageFetcher
 from backend.models.checkpoints import Manifest
 from backend.service.classifiers import project_classifier
 from backend.service.sal_training import train_sal
+from backend.service.version_chart import write_version_chart
 from backend.settings import Settings
 from backend.storage.journal import AnnotationJournal
 from backend.storage.project_dir import ProjectDir
 from backend.training import distributed
 from backend.training.trainer import fine_tune
 from backend.training.training_set import prepare
+from backend.training.validation import evaluate, holdout_split
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +113,13 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
     else:
         model = copy.deepcopy(base.model)
         data = prepare(examples, images, base.image_size, settings.superpixels)
-        metrics = fine_tune(model, base.arch, data, settings.train, device=distributed.resolve_device(settings.device))
+        train_at, held_at = holdout_split([e.task_id for e in examples], settings.validation_share)
+        metrics = fine_tune(model, base.arch, data.subset(torch.tensor(train_at)), settings.train,
+                            device=distributed.resolve_device(settings.device))
+        if held_at:  # the same held-out tasks judge this version and its parent
+            held = data.subset(torch.tensor(held_at))
+            metrics |= {"validation": evaluate(model, base.arch, held, settings.cam_method, settings.cam_layer),
+                        "validation_parent": evaluate(base.model, base.arch, held, settings.cam_method, settings.cam_layer)}
     manifest = Manifest(
         version=store.next_version(),
         arch=base.arch,
@@ -123,6 +133,7 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         store.save(state, manifest)
         store.prune(settings.keep_versions)
+        write_version_chart(project)
         logger.info("project %s: saved %s (parent %s) in %.1f s", project.key, manifest.version, base.version,
                     time.time() - started)
     distributed.barrier(world)

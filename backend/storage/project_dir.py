@@ -13,6 +13,7 @@
       train.lock train.pending   the training runner's lock and its queued-run marker
       train_status.json training.log
       project_settings.json      the project's own settings from Label Studio's model extra_params
+      versions.png               each version's held-out accuracy, pointing game, attention outside the box
 """
 from __future__ import annotations
 
@@ -107,6 +108,10 @@ class ProjectDir:
     def settings(self) -> Path:
         """The project's own settings (Label Studio's model ``extra_params``), over the environment's."""
         return self.path / "project_settings.json"
+
+    @property
+    def version_chart(self) -> Path:
+        return self.path / "versions.png"
 
     @property
     def status(self) -> Path:

@@ -43,3 +43,32 @@ def test_a_bad_example_in_the_journal_is_skipped_not_fatal(env, caplog):
         result = training_run.run_training(folder_of(settings), settings)
     assert result.manifest.annotation_count == 1
     assert "skipped" in caplog.text and max(len(r.getMessage()) for r in caplog.records) < 2000
+
+
+def test_each_version_is_measured_on_held_out_annotations_beside_its_parent(env):
+    from PIL import Image
+
+    from backend.evaluation.annotators import box_annotation
+    from backend.http.server import create_app
+    from backend.labelstudio.config import LabelConfig
+    from backend.storage.journal import AnnotationJournal
+    from backend.training.validation import holdout_split
+
+    data, settings, xml = env
+    config = LabelConfig.parse(xml)
+    journal = AnnotationJournal(folder_of(settings))
+    for index in range(12):
+        sample = data.splits["train"][index]
+        annotation = box_annotation(config, sample.label, sample.box, Image.open(sample.image).size[::-1]) | {"id": 500 + index}
+        task = {"id": index, "data": {"image": f"/data/local-files/?d={sample.image.relative_to(data.root)}"}}
+        journal.upsert(task, annotation, xml, train_every=0)
+    manifest = training_run.run_training(folder_of(settings), settings).manifest
+    train_at, held_at = holdout_split(list(range(12)), settings.validation_share)
+    assert manifest.metrics["examples"] == len(train_at) and manifest.annotation_count == 12  # the held-out do not train
+    for name in ("validation", "validation_parent"):
+        found = manifest.metrics[name]
+        assert found["held_out"] == found["with_class"] == found["with_box"] == found["with_object"] == len(held_at)
+        assert 0 <= found["accuracy"] <= 1 and 0 <= found["pointing_game"] <= 1 and 0 <= found["attention_outside_box"] <= 1
+    assert folder_of(settings).version_chart.exists()  # the PNG people look at
+    cards = create_app(settings).test_client().get("/versions?project=8").json["measured"]["8"]
+    assert cards[0]["version"] == "v0001" and cards[0]["validation"] == manifest.metrics["validation"]
