@@ -62,6 +62,17 @@ def _imagenet_state_dict(arch: str, mode: str) -> dict[str, torch.Tensor] | None
         return None
 
 
+def imagenet_model(arch: str, num_classes: int, mode: str = "auto") -> nn.Module | None:
+    """``arch`` with torchvision's ImageNet weights and a fresh head of ``num_classes`` (attention branches fresh
+    too); None when ``mode`` (``auto``, ``cache``, ``none``) finds no weights."""
+    state = _imagenet_state_dict(arch, mode)
+    if state is None:
+        return None
+    model = build_model(arch, num_classes)
+    load_weights(model, arch, state, num_classes, partial=architecture(arch).imagenet_keys is not None)
+    return model
+
+
 def load_newest(store: ModelStore, classes: tuple[str, ...]) -> Classifier | None:
     """The newest readable version in ``store`` trained for ``classes`` (unreadable ones are skipped)."""
     for manifest in reversed(store.versions()):
@@ -106,13 +117,12 @@ def load_classifier(store: ModelStore, classes: tuple[str, ...], model_path: str
         version = f"base-{arch}-{file_digest(model_path)}" + (UNTRAINED_HEAD if fresh else "")
         return Classifier(model.eval(), arch, tuple(classes), size, version, "model_path")
 
-    model = build_model(arch, len(classes))
-    state = _imagenet_state_dict(arch, pretrained)
-    if state is not None:
-        load_weights(model, arch, state, len(classes), partial=architecture(arch).imagenet_keys is not None)
+    model = imagenet_model(arch, len(classes), pretrained)
+    if model is not None:
         logger.warning("serving an ImageNet %s backbone with a FRESH, UNTRAINED head for %s: its class predictions "
                        "mean nothing until the first training run (the attention maps are the backbone's)", arch, classes)
         return Classifier(model.eval(), arch, tuple(classes), image_size, f"base-{arch}-imagenet{UNTRAINED_HEAD}", "imagenet")
+    model = build_model(arch, len(classes))
     logger.warning(
         "no saved version, no MODEL_PATH and no ImageNet weights for %s: "
         "serving a RANDOMLY INITIALISED model; its predictions and attention maps mean nothing until it is trained",

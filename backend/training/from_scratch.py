@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ def train_from_scratch(
     return model.eval()
 
 
-def recalibrate_batchnorm(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 32) -> None:
+def recalibrate_batchnorm(model: torch.nn.Module, inputs: torch.Tensor | Iterable[torch.Tensor], batch_size: int = 32) -> None:
     """Recompute every batch-norm layer's running statistics as plain averages over ``inputs``.
 
     After a few epochs the exponential running averages still lag behind the weights: a small CNN trained for
@@ -62,9 +63,10 @@ def recalibrate_batchnorm(model: torch.nn.Module, inputs: torch.Tensor, batch_si
         m.reset_running_stats()
         m.momentum = None  # cumulative average
     model.train()
+    batches = inputs.split(batch_size) if isinstance(inputs, torch.Tensor) else inputs  # a tensor, or batches streamed
     with torch.no_grad():
-        for start in range(0, len(inputs), batch_size):
-            model(inputs[start : start + batch_size])
+        for batch in batches:
+            model(batch)
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
 
