@@ -1,42 +1,6 @@
 #!/usr/bin/env python
-"""Time ranking a large cached pool (default 100,000 images, 16x16 attention maps) with each strategy; prints JSON."""
-from __future__ import annotations
-
-import argparse
-import json
-import time
-
-import numpy as np
-
-import backend  # noqa: F401
-from backend.active import Pool, get_strategy, select_batch
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pool", type=int, default=100_000)
-    parser.add_argument("--classes", type=int, default=2)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--strategies", nargs="+", default=["random", "entropy", "gmm", "gmm_diverse", "coreset", "badge"])
-    args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    centres = rng.random((args.pool, 2))
-    ys, xs = np.mgrid[0:16, 0:16] / 16
-    attention = np.exp(-((xs[None] - centres[:, :1, None]) ** 2 + (ys[None] - centres[:, 1:, None]) ** 2) / 0.02).astype(np.float32)
-    logits = rng.normal(0, 2, (args.pool, args.classes))
-    pool = Pool(
-        probabilities=np.exp(logits) / np.exp(logits).sum(1, keepdims=True),
-        attention=attention,
-        embeddings=rng.normal(size=(args.pool, 128)).astype(np.float32),
-    )
-    seconds = {}
-    for name in args.strategies:
-        started = time.perf_counter()
-        ranking = get_strategy(name)(pool, args.batch, np.random.default_rng(0))
-        select_batch(ranking, pool, args.batch)
-        seconds[name] = round(time.perf_counter() - started, 3)
-    print(json.dumps({"pool": args.pool, "batch": args.batch, "seconds": seconds}, indent=2))
-
+"""From a checkout: the same as the console script (see backend/cli/bench_rank.py)."""
+from backend.cli.bench_rank import main
 
 if __name__ == "__main__":
     main()

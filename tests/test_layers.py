@@ -19,8 +19,10 @@ RANKS = {
     "settings": 4,
     "service": 5, "evaluation": 5,
     "http": 6,
+    "cli": 7,
 }
 PRODUCT_MUST_NOT_IMPORT = "evaluation"
+TOOLS = "cli"  # the command-line tools include the simulator and dataset generator, so they may use the harness
 
 
 def modules() -> dict[str, Path]:
@@ -61,7 +63,7 @@ def test_layers_import_downwards_only():
                 continue
             if RANKS[destination] >= RANKS[source]:
                 wrong.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {source} imports {target} ({destination})")
-            if destination == PRODUCT_MUST_NOT_IMPORT:
+            if destination == PRODUCT_MUST_NOT_IMPORT and source != TOOLS:
                 wrong.append(f"{path.relative_to(PACKAGE.parent)}:{line}: the product imports the evaluation harness")
     assert not wrong, "\n".join(wrong)
 
