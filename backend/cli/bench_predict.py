@@ -2,7 +2,8 @@
 
 For each image size (224 px, about 1 MP and 12 MP) and architecture: the floor is a plain JPEG decode of that
 file plus one forward of the model at its input size; the full path is one /predict task through the WSGI app
-(fetch, decode, CAM or the attention branch's map, superpixels, RLE, JSON). Every variant is warmed up and the
+(fetch, decode, CAM or the attention branch's map, superpixels, RLE, JSON); the preview is the answer to an
+annotator's ignore click with the smart keypoint tool (decode, superpixels, one outline). Every variant is warmed up and the
 variants alternate, so neither carries the warm-up or a burst of load from elsewhere. Prints JSON: ms per task,
 floor, ratio, kB per prediction, and the worker's peak memory above its resting size for a batch of 1 and of
 ``--batch`` tasks, and what of it is still held after the batch.
@@ -103,19 +104,32 @@ def main() -> None:
             assert response.status_code == 200 and all(r["result"] for r in response.json["results"])
             return response.json["results"]
 
+        def preview(client, name: str) -> None:
+            """An annotator's ignore click with the smart keypoint tool: /predict with the click as context."""
+            width, height = SIZES[name]
+            click = {"id": "k", "from_name": "clicks", "to_name": "image", "type": "keypointlabels", "is_positive": False,
+                     "original_width": width, "original_height": height, "image_rotation": 0,
+                     "value": {"x": 15.0, "y": 15.0, "width": 0.5, "keypointlabels": ["focus"]}}
+            response = client.post("/predict", json={
+                "tasks": [{"id": 0, "data": {"image": f"/data/local-files/?d={name}-0.jpg"}}], "project": 1,
+                "label_config": label_config, "params": {"context": {"result": [click]}}})
+            assert response.status_code == 200 and len(response.json["results"][0]["result"]) == 1
+
         def floor(model, name: str) -> None:
             with Image.open(files[name]) as image:
                 pixels = np.asarray(image.convert("RGB"))
             with torch.no_grad():
                 model(to_batch([pixels], args.image_size))
 
-        timings: dict = {key: {"floor": [], "predict": []} for key in variants}
+        timings: dict = {key: {"floor": [], "predict": [], "preview": []} for key in variants}
         for key, (client, model) in variants.items():  # warm-up of every variant
             floor(model, key[1])
             request(client, key[1], 1)
+            preview(client, key[1])
         for _ in range(args.repeats):  # alternate the variants
             for key, (client, model) in variants.items():
-                for part, fn in (("floor", lambda: floor(model, key[1])), ("predict", lambda: request(client, key[1], 1))):
+                for part, fn in (("floor", lambda: floor(model, key[1])), ("predict", lambda: request(client, key[1], 1)),
+                                 ("preview", lambda: preview(client, key[1]))):
                     started = time.perf_counter()
                     fn()
                     timings[key][part].append(time.perf_counter() - started)
@@ -131,6 +145,7 @@ def main() -> None:
                 "floor_decode_forward_ms": round(floor_ms, 1),
                 "predict_ms_per_task": round(predict_ms, 1),
                 "ratio": round(predict_ms / floor_ms, 3),
+                "ignore_click_preview_ms": round(1000 * statistics.median(timings[key]["preview"]), 1),
                 "prediction_kB": round(len(json.dumps(prediction)) / 1024, 1),
                 "peak_memory_MB_1_task": round(single, 1),
                 f"peak_memory_MB_{args.batch}_tasks": round(batch, 1),

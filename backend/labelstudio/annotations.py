@@ -202,3 +202,21 @@ def parse_task(task: dict, annotations: list[dict] | None, config: LabelConfig, 
     if example.label is None and not example.has_guidance:
         return Parsed(None, messages + [f"task {task.get('id')}: annotation has neither a class nor guidance"])
     return Parsed(example, messages)
+
+
+def context_clicks(task: dict, context: object, config: LabelConfig) -> list[tuple[float, float]]:
+    """The ignore clicks (percent of the image, rotation undone) an annotator just placed with a smart keypoint
+    tool, which Label Studio sends as ``/predict``'s ``context``; an alt-click (``is_positive: false``) with any
+    keypoint label counts as an ignore click."""
+    results = context.get("result") if isinstance(context, dict) else None
+    if not isinstance(results, list) or not config.ignore_point_label:
+        return []
+    regions = []
+    for region in results:
+        if not isinstance(region, dict) or region.get("type") != "keypointlabels" or not isinstance(region.get("value"), dict):
+            continue
+        if region.get("is_positive") is False:
+            region = region | {"value": region["value"] | {"keypointlabels": [config.ignore_point_label]}}
+        regions.append(region)
+    parsed = parse_task(task, [{"id": "context", "result": regions}], config) if regions else None
+    return list(parsed.example.negative) if parsed is not None and parsed.example is not None else []

@@ -105,3 +105,21 @@ def ignore_regions(
             mask = superpixels.mask([segment], size).astype(np.uint8) * 255
             regions.append(_brush(config, config.ignore_region_label, mask, **extra))
     return regions
+
+
+def clicked_regions(config: LabelConfig, superpixels: Superpixels, points: list[tuple[float, float]],
+                    size: tuple[int, int]) -> list[dict]:
+    """The superpixel under each ignore click (percent coordinates), as training will use it: its exact outline in
+    the overlay control, or a brush mask in configs without one; each segment once."""
+    segments = list(dict.fromkeys(superpixels.segment_at(x, y) for x, y in points))
+    overlay = bool(config.overlay_name and config.overlay_ignore_label)
+    regions = []
+    for segment in segments:
+        if overlay:
+            outline = mask_outline(superpixels.labels == segment)
+            if outline is not None:
+                regions.append(_polygon(config, config.overlay_ignore_label, outline, size, meta={"segment": segment}))
+        elif config.brush_name and config.ignore_region_label:
+            mask = superpixels.mask([segment], size).astype(np.uint8) * 255
+            regions.append(_brush(config, config.ignore_region_label, mask, meta={"segment": segment}))
+    return regions

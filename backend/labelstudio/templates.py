@@ -5,7 +5,7 @@ import re
 from importlib import resources
 from xml.sax.saxutils import quoteattr
 
-TEMPLATES = ("click", "box", "combined")
+TEMPLATES = ("click", "box", "combined", "interactive")  # interactive: click with a smart keypoint tool
 _CHOICES = re.compile(r"(<Choices\b[^>]*>)(.*?)(\s*</Choices>)", re.S)
 
 

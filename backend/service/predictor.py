@@ -16,9 +16,10 @@ import torch
 
 from backend.active.annotation_queue import Queue
 from backend.core.superpixels import Superpixels, compute_superpixels
+from backend.labelstudio.annotations import context_clicks
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.images import Fit, ImageError, ImageFetcher, Picture
-from backend.labelstudio.predictions import choice_region, heat_region, ignore_regions, saliency_region
+from backend.labelstudio.predictions import choice_region, clicked_regions, heat_region, ignore_regions, saliency_region
 from backend.models.classifier import Classifier
 from backend.models.inference import Analysis, Analyzer, to_batch
 from backend.service.classifiers import interpretability_classifier, project_classifier
@@ -84,9 +85,12 @@ class Predictor:
         )
 
     def predict(self, tasks: list[dict], context: dict | None = None, **kwargs: Any) -> list[dict]:
-        """One prediction per task, in order; unreadable tasks get an empty prediction."""
+        """One prediction per task, in order; unreadable tasks get an empty prediction. With a ``context`` (an
+        annotator's clicks with a smart tool), only the preview of those clicks."""
         if self.analyzer is None:
             self.setup()
+        if isinstance(context, dict) and context.get("result"):
+            return [self.preview(task, context) for task in tasks]
         readable = self.read_images(tasks)
         images = [picture.pixels for _, picture in readable]
         predictions = [self._empty() for _ in tasks]
@@ -104,6 +108,21 @@ class Predictor:
             if queue is not None and prediction["result"] and str(task.get("id")) in queue.scores:
                 prediction["score"] = queue.scores[str(task["id"])]
         return predictions
+
+    def preview(self, task: dict, context: dict) -> dict:
+        """The regions an annotator's ignore clicks will train on: the superpixel under each click, segmented on the
+        same reduced picture as training, and nothing else (no model pass, no heat: the draft gets no duplicates)."""
+        try:
+            points = context_clicks(task, context, self.label_config)
+            if not points:
+                return self._empty()
+            fit = Fit.for_model(self.classifier.image_size, self.settings.superpixels)
+            picture = self.fetcher.load(self.image_url(task), fit, task.get("id"))
+            segments = compute_superpixels(picture.pixels, self.settings.superpixels)
+            return self._empty() | {"result": clicked_regions(self.label_config, segments, points, picture.size)}
+        except Exception as exc:  # a bad click or image costs this preview only
+            logger.error("task %s: no preview: %s", _task_id(task, 0), _short(exc))
+            return self._empty()
 
     def _suggested_saliency(self, images: list[np.ndarray], analyses: list[Analysis]) -> list[np.ndarray | None]:
         """SAL: the interpretability model's saliency for each image's predicted class (None without that model)."""

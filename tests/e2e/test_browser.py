@@ -179,3 +179,39 @@ def test_annotator_places_a_focus_click_and_it_reaches_the_training_queue(stack,
     focus = [r for r in regions if r["type"] == "keypointlabels" and r["value"]["keypointlabels"] == ["focus"]]
     assert len(focus) == 1 and 0 <= focus[0]["value"]["x"] <= 100 and 0 <= focus[0]["value"]["y"] <= 100
     assert any(r["type"] == "choices" and r["value"]["choices"] == ["vertical"] for r in regions)
+
+
+def test_an_ignore_click_with_the_smart_tool_previews_the_region_training_will_use(stack, label_studio):
+    """The interactive template: Auto-Annotation on, the smart keypoint tool, press I and click the image; Label Studio
+    asks the backend with the click as context and offers exactly one suggestion, the superpixel training will use."""
+    from backend.labelstudio.templates import render_template
+    from tests.support.label_studio_setup import ensure_local_storage, ensure_ml_backend, ensure_project
+
+    client, url, _, data, _ = stack
+    pid = ensure_project(client, "e2e interactive ignore", render_template("interactive", data.classes))
+    ensure_local_storage(client, pid, str(label_studio.document_root / "dataset" / "images" / "test"))
+    ensure_ml_backend(client, pid, url, interactive=True)
+    task = sorted(client.tasks.list(project=pid), key=lambda t: t.id)[0]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser, page = _logged_in(p, label_studio.url)
+        page.goto(f"{label_studio.url}/projects/{pid}/data?task={task.id}")
+        page.wait_for_selector("canvas", timeout=60_000)
+        page.wait_for_timeout(3000)
+        page.get_by_text("Auto-Annotation", exact=True).first.click()  # the bottom bar's switch
+        page.wait_for_timeout(500)
+        page.locator(".lsf-toolbar button.lsf-tool_smart:visible").last.click()  # the smart keypoint tool
+        page.wait_for_timeout(500)
+        boxes = [b for b in (c.bounding_box() for c in page.query_selector_all("canvas")) if b and b["width"] > 100]
+        box = max(boxes, key=lambda b: b["width"] * b["height"])
+        before = _canvas_shot(page, ARTIFACTS / "label_studio_interactive_before.png")
+        page.keyboard.press("i")
+        page.wait_for_timeout(300)
+        page.mouse.click(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.15)  # background, top left
+        page.get_by_text("1 suggestions", exact=False).first.wait_for(timeout=30_000)  # one region, no duplicates
+        page.wait_for_timeout(1000)
+        after = _canvas_shot(page, ARTIFACTS / "label_studio_interactive.png")
+        browser.close()
+    h, w = after.shape[:2]
+    corner = (after - before)[: h // 3, : w // 3]
+    assert ((corner[..., 2] - corner[..., 0]) > 10).mean() > 0.01, "no blue suggestion drawn around the click"

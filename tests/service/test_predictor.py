@@ -84,3 +84,39 @@ def test_the_cache_is_keyed_by_the_parsed_config_and_bounded(settings, label_con
     cache.get(3, label_config_xml)
     assert len(cache._predictors) == 2 and ("1", first.label_config.digest) not in cache._predictors
     assert cache.get(1, label_config_xml) is not first  # it left, and comes back loaded anew
+
+
+def test_an_ignore_click_is_previewed_as_exactly_the_superpixel_training_will_use(settings, label_config_xml, tasks):
+    import numpy as np
+
+    from backend.core.outlines import polygon_mask
+    from backend.core.superpixels import compute_superpixels
+    from backend.labelstudio.annotations import parse_task
+    from backend.labelstudio.images import Fit
+    from backend.training.training_set import prepare
+
+    model = PredictorCache(settings).get(7, label_config_xml)
+    config = model.label_config
+
+    def click(x, y, label, positive=True):
+        return {"id": f"k{x}{y}", "from_name": config.keypoints_name, "to_name": config.image_name, "type": "keypointlabels",
+                "original_width": 64, "original_height": 64, "image_rotation": 0, "is_positive": positive,
+                "value": {"x": x, "y": y, "width": 1, "keypointlabels": [label]}}
+
+    alt_click = click(20, 30, config.focus_label, positive=False)  # alt-click: an ignore click with any label
+    [preview] = model.predict([tasks[0]], context={"result": [alt_click]})
+    [region] = preview["result"]  # only the clicked region: no class, no heat, no suggestions in the draft
+    assert region["from_name"] == config.overlay_name and region["value"]["polygonlabels"] == [config.overlay_ignore_label]
+    url = tasks[0]["data"]["image"]
+    picture = model.fetcher.load(url, Fit.for_model(model.classifier.image_size, settings.superpixels))
+    segments = compute_superpixels(picture.pixels, settings.superpixels)  # what the training run computes
+    assert region["meta"]["segment"] == segments.segment_at(20, 30)
+    drawn = polygon_mask(np.asarray(region["value"]["points"]) / 100, segments.labels.shape)
+    assert np.array_equal(drawn, segments.labels == segments.segment_at(20, 30))
+    example = parse_task(tasks[0], [{"id": 1, "result": [click(20, 30, config.ignore_point_label)]}], config).example
+    trained = prepare([example], [picture.pixels], picture.pixels.shape[0], settings.superpixels).ignore[0].numpy()
+    assert np.array_equal(trained, drawn)  # the training set ignores exactly the previewed pixels
+    focus = model.predict([tasks[0]], context={"result": [click(50, 50, config.focus_label)]})
+    assert focus[0]["result"] == []  # a focus click has nothing to preview
+    twice = model.predict([tasks[0]], context={"result": [click(20, 30, config.ignore_point_label), alt_click]})
+    assert len(twice[0]["result"]) == 1  # one segment, one region

@@ -26,13 +26,15 @@ def ensure_local_storage(client: LabelStudio, project_id: int, folder: str, titl
     return int(storage.id)
 
 
-def ensure_ml_backend(client: LabelStudio, project_id: int, url: str, user: str = "", password: str = "") -> int:
-    """Connect the backend at ``url`` to the project (Label Studio calls its /health and /setup)."""
+def ensure_ml_backend(client: LabelStudio, project_id: int, url: str, user: str = "", password: str = "",
+                      interactive: bool = False) -> int:
+    """Connect the backend at ``url`` to the project (Label Studio calls its /health and /setup); ``interactive``:
+    also for the smart tools' interactive pre-annotations."""
     for backend in client.ml.list(project=project_id):
         if backend.url.rstrip("/") == url.rstrip("/"):
             return int(backend.id)
     auth = {"auth_method": "BASIC_AUTH", "basic_auth_user": user, "basic_auth_pass": password} if user else {}
-    return int(client.ml.create(project=project_id, url=url, title="Attention guidance", is_interactive=False, **auth).id)
+    return int(client.ml.create(project=project_id, url=url, title="Attention guidance", is_interactive=interactive, **auth).id)
 
 
 def ensure_webhook(client: LabelStudio, project_id: int, url: str) -> int:
