@@ -26,23 +26,16 @@ from backend.evaluation.dataset import load_dataset  # noqa: E402
 from backend.labelstudio.config import LabelConfig  # noqa: E402
 from backend.storage.files import read_json  # noqa: E402
 from backend.storage.project_dir import ProjectDir  # noqa: E402
-from tests.support.demo_stack import TRAIN_EVERY, demo_stack  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.demo_stack import TRAIN_EVERY, add_stack_options, stack_from  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data", default="data/default", help="dataset folder (inside data/)")
-    parser.add_argument("--model", default="models/default-base.pt")
-    parser.add_argument("--workdir", default=".bench-feedback")
-    parser.add_argument("--ls-port", type=int, default=8081)
-    parser.add_argument("--port", type=int, default=9091)
+    add_stack_options(parser, workdir=".bench-feedback", ls_port=8081, port=9091)
     parser.add_argument("--batch", type=int, default=TRAIN_EVERY, help="annotations made (the demo trains after this many)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the new queue")
     args = parser.parse_args()
-    with demo_stack((ROOT / args.data).resolve(), (ROOT / args.model).resolve(), (ROOT / args.workdir).resolve(),
-                    args.ls_port, args.port) as demo:
+    with stack_from(args) as demo:
         client, project = demo.client, demo.project
         folder = ProjectDir(demo.settings.model_dir, project)
         before = read_json(folder.status, {}).get("queue_version", demo.queue.version)

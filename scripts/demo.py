@@ -18,25 +18,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support: local servers of a checkout
 
-from tests.support.demo_stack import QUEUE_BATCH, TITLE, TRAIN_EVERY, demo_stack  # noqa: E402
+from tests.support.demo_stack import QUEUE_BATCH, TITLE, TRAIN_EVERY, add_stack_options, stack_from  # noqa: E402
 from tests.support.label_studio_server import PASSWORD, USER  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="data/default", help="dataset folder (inside data/, Label Studio's document root)")
-    parser.add_argument("--model", default="models/default-base.pt")
-    parser.add_argument("--workdir", default=".demo")
-    parser.add_argument("--ls-port", type=int, default=8080)
-    parser.add_argument("--port", type=int, default=9090)
+    add_stack_options(parser, workdir=".demo", ls_port=8080, port=9090)
     parser.add_argument("--split", default="train", help="which images become tasks")
     parser.add_argument("--check", action="store_true", help="stop after the predictions instead of serving")
     args = parser.parse_args()
     try:
-        with demo_stack((ROOT / args.data).resolve(), (ROOT / args.model).resolve(), (ROOT / args.workdir).resolve(),
-                        args.ls_port, args.port, args.split) as demo:
+        with stack_from(args, args.split) as demo:
             tasks = demo.client.projects.get(demo.project).task_number
             print(f"\nLabel Studio: {demo.label_studio.url}/projects/{demo.project}/data   user: {USER}   password: {PASSWORD}")
             print(f"API token (Account & Settings, or LABEL_STUDIO_API_KEY): {demo.label_studio.token}")

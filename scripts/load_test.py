@@ -33,18 +33,9 @@ from backend.labelstudio.templates import render_template  # noqa: E402
 from backend.service.scheduler import TrainingScheduler  # noqa: E402
 from backend.settings import Settings  # noqa: E402
 from tests.support.backend_server import ROOT, start_backend  # noqa: E402
+from tests.support.demo_stack import prepare_data  # noqa: E402
 
 PROJECT = 1
-
-
-def _ensure_default(data: Path, model: Path) -> None:
-    if not (data / "train.csv").exists():
-        subprocess.run([sys.executable, "scripts/make_biased_dataset.py", "--out", str(data), "--size", "128", "--train", "600",
-                        "--val", "50", "--test", "100", "--shifted", "100"], cwd=ROOT, check=True)
-    if not model.exists():
-        model.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "scripts/train_base_model.py", "--data", str(data), "--out", str(model),
-                        "--arch", "small_cnn", "--image-size", "128", "--epochs", "5"], cwd=ROOT, check=True)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -145,7 +136,7 @@ def main() -> None:
     data_dir, model = (ROOT / args.data).resolve(), (ROOT / args.model).resolve()
     out = (ROOT / args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    _ensure_default(data_dir, model)
+    prepare_data(data_dir, model)
     models_dir = out / "models"
     subprocess.run(["rm", "-rf", str(models_dir)], check=True)
     env = {"WORKERS": str(args.workers), "THREADS": "4", "MODEL_PATH": str(model), "MODEL_DIR": str(models_dir),

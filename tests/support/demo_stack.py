@@ -3,6 +3,7 @@ project with its images, backend, webhook and a first ordered queue. Used by ``s
 ``scripts/bench_feedback.py``."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import subprocess
 import sys
@@ -48,6 +49,21 @@ def prepare_data(data: Path, model: Path) -> None:
         model.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run([sys.executable, "scripts/train_base_model.py", "--data", str(data), "--out", str(model),
                         "--arch", "small_cnn", "--image-size", "128", "--epochs", "5"], cwd=ROOT, check=True)
+
+
+def add_stack_options(parser: argparse.ArgumentParser, workdir: str, ls_port: int, port: int) -> None:
+    """The options every script on the demo's stack takes: dataset, base model, working folder, ports."""
+    parser.add_argument("--data", default="data/default", help="dataset folder (inside data/, Label Studio's document root)")
+    parser.add_argument("--model", default="models/default-base.pt", help="base checkpoint (trained when missing)")
+    parser.add_argument("--workdir", default=workdir, help="Label Studio's database, the backend's MODEL_DIR and logs")
+    parser.add_argument("--ls-port", type=int, default=ls_port, help="Label Studio's port on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=port, help="the backend's port on 127.0.0.1")
+
+
+def stack_from(args: argparse.Namespace, split: str = "train") -> contextlib.AbstractContextManager["DemoStack"]:
+    """:func:`demo_stack` for the options of :func:`add_stack_options`."""
+    return demo_stack((ROOT / args.data).resolve(), (ROOT / args.model).resolve(), (ROOT / args.workdir).resolve(),
+                      args.ls_port, args.port, split)
 
 
 @contextlib.contextmanager
