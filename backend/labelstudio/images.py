@@ -236,10 +236,11 @@ class ImageFetcher:
                 with self.session.get(
                     url, headers=headers, timeout=self.access.timeout, stream=True, allow_redirects=False
                 ) as response:
-                    location = response.headers.get("Location", "") if response.status_code in REDIRECTS else None
-                    if location is None or not _presigns(parsed.path):
+                    follow = response.status_code in REDIRECTS and _presigns(parsed.path)  # the one redirect allowed
+                    location = response.headers.get("Location", "")
+                    if not follow:
                         data = self._read_until(response.status_code, response.raw, deadline, display)
-                if location is not None and _presigns(parsed.path):
+                if follow:
                     data = self._signed(urljoin(url, location), deadline, display)
             else:
                 data = self._pinned(parsed, public_address(hostname), deadline, display)
