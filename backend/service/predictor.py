@@ -116,8 +116,10 @@ class Predictor:
             points = context_clicks(task, context, self.label_config)
             if not points:
                 return self._empty()
-            fit = Fit.for_model(self.classifier.image_size, self.settings.superpixels)
-            picture = self.fetcher.load(self.image_url(task), fit, task.get("id"))
+            readable = self.read_images([task])  # the same reduced picture, the same logged refusals
+            if not readable:
+                return self._empty()
+            picture = readable[0][1]
             segments = compute_superpixels(picture.pixels, self.settings.superpixels)
             return self._empty() | {"result": clicked_regions(self.label_config, segments, points, picture.size)}
         except Exception as exc:  # a bad click or image costs this preview only
