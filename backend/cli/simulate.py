@@ -35,8 +35,10 @@ def parser() -> argparse.ArgumentParser:
     found = argparse.ArgumentParser(prog="attention-simulate", description=__doc__, formatter_class=HelpFormatter)
     found.add_argument("--data", help="dataset folder (default: generate the default biased dataset)")
     found.add_argument("--out", required=True, help="folder for the records, summary.md, plots (or the suite's cells)")
-    found.add_argument("--strategies", nargs="+", default=defaults.strategies,
-                       help=f"any of {sorted(STRATEGIES)}; append @topk for plain top-k batches instead of per-class")
+    found.add_argument("--strategies", nargs="+", default=None,
+                       help=f"any of {sorted(STRATEGIES)}; append @topk for plain top-k batches instead of per-class "
+                            f"(default: {defaults.strategies}; with --suite: {suite.strategy}, and the strategies named "
+                            "here are compared with it on the --losses at each share, paired by seed)")
     found.add_argument("--losses", nargs="+", default=None,
                        help=f"any of {', '.join(LOSSES)}; append /click, /box or /mask for the simulated annotation, :METHOD "
                             "(gradcam, gradcam++, hirescam, cam) to rank and train with that attention method; or a SAL "
@@ -53,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--suite", action="store_true", help="run the bias suite instead of one dataset")
     found.add_argument("--report", action="store_true",
                        help="with --suite: only rewrite OUT/suite.md and OUT/suite.json from the finished cells")
+    found.add_argument("--rows", nargs="+", type=Path, default=[],
+                       help="with --suite: suite.json files of earlier runs whose rows fill what the cells on disk lack")
     found.add_argument("--kinds", nargs="+", default=suite.kinds, choices=CUE_KINDS, help="bias kinds of the suite")
     found.add_argument("--shares", nargs="+", type=float, default=suite.shares, help="shares of annotated images (suite)")
     found.add_argument("--bias", type=float, default=suite.bias, help="share of training images whose cue matches the class (suite)")
@@ -73,16 +77,19 @@ def main() -> None:
         sim = replace(suite.sim, arch=args.arch, image_size=args.image_size,
                       train=replace(suite.sim.train, steps=args.steps or suite.sim.train.steps))
         cfg = SuiteConfig(kinds=args.kinds, methods=args.losses or suite.methods, shares=args.shares,
-                          seeds=args.seeds or suite.seeds, train_images=args.train_images, bias=args.bias, sim=sim)
+                          seeds=args.seeds or suite.seeds, train_images=args.train_images, bias=args.bias, sim=sim,
+                          compared=args.strategies or [])
         started = time.perf_counter()
-        write_suite_report(out, cfg) if args.report else run_suite(out, cfg)
+        if not args.report:
+            run_suite(out, cfg)
+        write_suite_report(out, cfg, args.rows)
         print((out / "suite.md").read_text())
         print(json.dumps({"seconds": round(time.perf_counter() - started, 1)}))
         return
     data_dir = Path(args.data) if args.data else out / "data"
     if not args.data and not (data_dir / "train.csv").exists():
         write_dataset(data_dir, BiasSpec(size=args.image_size, train=args.train_images, val=100, test=300, shifted=300))
-    cfg = SimConfig(strategies=args.strategies, losses=args.losses or defaults.losses, budget=args.budget, rounds=args.rounds,
+    cfg = SimConfig(strategies=args.strategies or defaults.strategies, losses=args.losses or defaults.losses, budget=args.budget, rounds=args.rounds,
                     seeds=list(range(args.seeds or len(defaults.seeds))),
                     train=replace(defaults.train, steps=args.steps or defaults.train.steps), arch=args.arch,
                     image_size=args.image_size,

@@ -45,6 +45,7 @@ def summarise(records: list[dict[str, Any]], budget: int) -> list[dict[str, Any]
         control = strategy in CONTROLS
         finals = [sorted(rs, key=lambda r: r["round"])[-1] for rs in seeds.values()]
         paired = _paired(seeds, runs.get((strategy, "ce"), {})) if loss != "ce" and not control else np.array([])
+        against_random = _paired(seeds, runs.get(("random", loss), {})) if strategy != "random" and not control else np.array([])
         curves = [sorted(rs, key=lambda r: r["round"]) for rs in seeds.values()]
         accuracy = np.array([f["shifted"]["accuracy"] for f in finals])
         mixes = [r["class_mix"] for rs in curves for r in rs if r["class_mix"]]
@@ -63,6 +64,8 @@ def summarise(records: list[dict[str, Any]], budget: int) -> list[dict[str, Any]
             "test_accuracy_drop": float(base_test - np.mean([f["test"]["accuracy"] for f in finals])),
             "vs_ce_mean": float(paired.mean()) if paired.size else float("nan"),
             "vs_ce_std": float(paired.std()) if paired.size else float("nan"),
+            "vs_random_mean": float(against_random.mean()) if against_random.size else float("nan"),
+            "vs_random_std": float(against_random.std()) if against_random.size else float("nan"),
             "annotation_seconds": float(np.mean([f["annotation_seconds"] for f in finals])),
             "majority_class_share": float(np.mean(majority)) if majority else float("nan"),
         })
@@ -73,9 +76,19 @@ def _final_shifted(rounds: list[dict]) -> float:
     return sorted(rounds, key=lambda r: r["round"])[-1]["shifted"]["accuracy"]
 
 
-def _paired(seeds: dict[int, list[dict]], ce: dict[int, list[dict]]) -> np.ndarray:
-    """Per seed, the final shifted accuracy minus cross-entropy's on the same selection (seeds both ran)."""
-    return np.array([_final_shifted(seeds[s]) - _final_shifted(ce[s]) for s in sorted(seeds) if s in ce])
+def _paired(seeds: dict[int, list[dict]], other: dict[int, list[dict]]) -> np.ndarray:
+    """Per seed, the final shifted accuracy minus the other run's with the same seed (seeds both ran): against
+    cross-entropy on the same selection, or against random selection with the same loss."""
+    return np.array([_final_shifted(seeds[s]) - _final_shifted(other[s]) for s in sorted(seeds) if s in other])
+
+
+def versus_random(row: dict[str, Any]) -> str:
+    """The verdict against random selection: it is beaten only where the paired difference lies outside its
+    spread over seeds, so a lucky seed never reads as a better strategy."""
+    mean, std = row.get("vs_random_mean", np.nan), row.get("vs_random_std", np.nan)
+    if not np.isfinite(mean):
+        return ""
+    return "beats random" if mean - std > 0 else "below random" if mean + std < 0 else "within the spread"
 
 
 def _control(runs: dict, strategy: str, loss: str) -> float:
@@ -113,10 +126,12 @@ def summary_markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
         "(the shortcut reversed), mean ± standard deviation over seeds at the final budget. AULC: area under the learning "
         "curve (round 0 included) divided by the budget. Gap closed: (accuracy - base) / (cue-free oracle - base); "
         "gap vs full mask: the same against guidance with every training mask. "
-        "Majority share: the largest predicted class's share of the selected batches (0.5 is balanced for 2 classes).",
+        "Majority share: the largest predicted class's share of the selected batches (0.5 is balanced for 2 classes). "
+        "Minus random: per seed, the shifted accuracy minus random selection's with the same loss and seed (mean ± std); "
+        "a strategy beats random only where that difference lies outside its spread.",
         "",
-        "| strategy | loss | seeds | shifted acc | test acc | pointing game | Dice | AULC acc | AULC Dice | gap closed | gap vs full mask | majority share | human s | vs best |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| strategy | loss | seeds | shifted acc | test acc | pointing game | Dice | AULC acc | AULC Dice | gap closed | gap vs full mask | majority share | human s | minus random, paired | vs random | vs best |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     if not has_oracle:
         lines[2:2] = ["This dataset has no cue-free split (train_unbiased.csv): there is no oracle and no \"gap closed\"; "
@@ -132,9 +147,14 @@ def summary_markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
             f"| {r['strategy']} | {r['loss']} | {r['seeds']} | {r['shifted_accuracy']:.3f} ± {r['shifted_accuracy_std']:.3f} | "
             f"{r['test_accuracy']:.3f} | {r['shifted_pointing_game']:.3f} | {r['shifted_dice']:.3f} | {r['aulc_accuracy']:.3f} | "
             f"{r['aulc_dice']:.3f} | {r['gap_closed']:.2f} | {r['gap_closed_full_mask']:.2f} | {r['majority_class_share']:.2f} | "
-            f"{r['annotation_seconds']:.0f} | {verdict} |"
+            f"{r['annotation_seconds']:.0f} | {_signed(r.get('vs_random_mean', np.nan), r.get('vs_random_std', np.nan))} | "
+            f"{versus_random(r)} | {verdict} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _signed(mean: float, std: float) -> str:
+    return f"{mean:+.3f} ± {std:.3f}" if np.isfinite(mean) else ""
 
 
 def plot_curves(records: list[dict[str, Any]], out: Path) -> list[Path]:

@@ -2,8 +2,10 @@
 
 For each bias kind a dataset is generated (with its cue-free split), one base model and one oracle are trained
 from scratch, and for each share of annotated training images the simulator runs every method on the same
-selection strategy (one round: the batch is chosen with the base model, then fine-tuned). Cells resume from
-``OUT/<kind>/<share>/cells``; :func:`suite_table` reads whatever has finished.
+selection strategy (one round: the batch is chosen with the base model, then fine-tuned). Strategies are compared
+on the methods' cells: each further strategy runs every method with the same seeds in the same folder, so random's
+cells are the baseline they are paired with. Cells resume from ``OUT/<kind>/<share>/cells``; :func:`suite_table`
+and :func:`strategy_table` read whatever has finished.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from backend.evaluation.dataset import load_dataset
-from backend.evaluation.report import summarise, write_report
+from backend.evaluation.report import CONTROLS, summarise, versus_random, write_report
 from backend.evaluation.simulation import SimConfig, Simulator
 from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 
@@ -34,6 +36,7 @@ class SuiteConfig:
     train_images: int = 1000
     bias: float = 1.0
     strategy: str = "random"
+    compared: list[str] = field(default_factory=list)  # strategies compared with ``strategy`` on ``methods``
     sim: SimConfig = field(default_factory=lambda: SimConfig(train=replace(SimConfig().train, steps=600), rounds=1))
 
 
@@ -52,16 +55,30 @@ def run_suite(out: Path, cfg: SuiteConfig, progress: bool = True) -> list[dict[s
                           seeds=list(range(cfg.seeds)))
             folder = out / kind / f"{share:g}"
             records = Simulator(data, sim, folder, progress=progress, models=out / kind).run()
+            others = [name for name in cfg.compared if name != cfg.strategy]
+            if others:
+                sim = replace(sim, strategies=others, losses=list(cfg.methods))
+                records += Simulator(data, sim, folder, progress=progress, models=out / kind).run()
             write_report(records, asdict(sim), folder)
     return write_suite_report(out, cfg)
 
 
-def write_suite_report(out: Path, cfg: SuiteConfig) -> list[dict[str, Any]]:
-    """``OUT/suite.json`` and ``OUT/suite.md`` from the cells finished so far (several runs may share ``out``)."""
-    rows = suite_rows(out, cfg)
+def write_suite_report(out: Path, cfg: SuiteConfig, saved: list[Path] = ()) -> list[dict[str, Any]]:
+    """``OUT/suite.json`` and ``OUT/suite.md`` from the cells finished so far (several runs may share ``out``) and
+    the rows of earlier runs' ``suite.json`` files in ``saved`` for what the cells on disk do not hold."""
+    rows = merge_rows(suite_rows(out, cfg), [row for path in saved for row in json.loads(Path(path).read_text())])
+    Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "suite.json").write_text(json.dumps(rows, indent=1))
-    (Path(out) / "suite.md").write_text(suite_table(rows, cfg))
+    strategies = strategy_table(rows, cfg)
+    (Path(out) / "suite.md").write_text(suite_table(rows, cfg) + ("\n" + strategies if strategies else ""))
     return rows
+
+
+def merge_rows(rows: list[dict[str, Any]], saved: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` plus the saved rows of kinds x shares x methods they lack (a run's cells win over older rows)."""
+    key = lambda r: (r["kind"], r["share"], r["strategy"], r["loss"])  # noqa: E731
+    present = {key(r) for r in rows}
+    return rows + [r for r in saved if key(r) not in present]
 
 
 def suite_rows(out: Path, cfg: SuiteConfig) -> list[dict[str, Any]]:
@@ -96,7 +113,7 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
     ]
     verdicts = []
     for kind in cfg.kinds:
-        mine = [r for r in rows if r["kind"] == kind]
+        mine = [r for r in rows if r["kind"] == kind and r["strategy"] in (cfg.strategy, *CONTROLS)]
         methods = sorted({(r["strategy"], r["loss"]) for r in mine}, key=lambda m: (m[0] != "oracle", m[0] != "base", m[0] != "full_mask", m[1]))
         for strategy, loss in methods:
             cells = {r["share"]: r for r in mine if (r["strategy"], r["loss"]) == (strategy, loss)}
@@ -120,6 +137,27 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
                             f"{gap:.2f}: " + ("the 90% goal is met." if met else "the 90% goal is NOT met.") +
                             _accuracy_drops(at_five))
     return "\n".join(lines) + "\n\n" + "\n".join(verdicts) + "\n"
+
+
+def strategy_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
+    """Strategies compared per kind, share and method, paired by seed with random selection ("" when none ran)."""
+    lines = []
+    for kind in cfg.kinds:
+        for share in cfg.shares:
+            mine = [r for r in rows if r["kind"] == kind and r["share"] == share and r["strategy"] not in CONTROLS]
+            for loss in sorted({r["loss"] for r in mine}):
+                compared = sorted((r for r in mine if r["loss"] == loss), key=lambda r: -r["shifted_accuracy"])
+                if len(compared) < 2:
+                    continue
+                for r in compared:
+                    gap = f"{r['gap_closed']:.2f}" if np.isfinite(r["gap_closed"]) else ""
+                    paired = f"{r['vs_random_mean']:+.3f} ± {r['vs_random_std']:.3f}" if np.isfinite(r.get("vs_random_mean", np.nan)) else ""
+                    lines.append(f"| {kind} | {share:.0%} | {loss} | {r['strategy']} | {r['shifted_accuracy']:.3f} ± "
+                                 f"{r['shifted_accuracy_std']:.3f} | {gap} | {paired} | {versus_random(r)} | {r['seeds']} |")
+    if not lines:
+        return ""
+    return ("| kind | share | method | strategy | shifted acc | gap closed | minus random, paired | verdict | seeds |\n"
+            "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n")
 
 
 def _accuracy_drops(rows: list[dict[str, Any]]) -> str:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from backend.evaluation.report import summarise, summary_markdown
+from backend.evaluation.report import summarise, summary_markdown, versus_random
 
 
 def test_summary_marks_overlapping_spreads_unresolved():
@@ -38,3 +38,21 @@ def test_gap_closed_is_measured_against_the_oracle_and_never_reads_as_progress_w
     assert rows["swap"]["test_accuracy_drop"] == pytest.approx(0.03)
     no_gap = [_final("base", "none", 0.8, 1.0, 0), _final("oracle", "none", 0.82, 1.0, 0), _final("random", "swap", 0.9)]
     assert np.isnan(next(r for r in summarise(no_gap, 4) if r["loss"] == "swap")["gap_closed"])
+
+
+def test_a_strategy_beats_random_only_outside_the_spread_of_its_paired_differences():
+    def runs(strategy, accuracies):
+        return [dict(_final(strategy, "swap", a), seed=seed) for seed, a in enumerate(accuracies)]
+
+    records = [_final("base", "none", 0.0, 1.0, 0)] + runs("random", [0.5, 0.6, 0.4])
+    records += runs("steady", [0.6, 0.7, 0.5])      # +0.1 on every seed: outside a zero spread
+    records += runs("lucky", [0.9, 0.4, 0.3])       # higher mean, but one seed carries it
+    records += runs("poor", [0.2, 0.3, 0.2])
+    rows = {r["strategy"]: r for r in summarise(records, 4)}
+    assert rows["steady"]["vs_random_mean"] == pytest.approx(0.1) and rows["steady"]["vs_random_std"] == pytest.approx(0.0)
+    assert np.isnan(rows["random"]["vs_random_mean"])
+    assert [versus_random(rows[s]) for s in ("steady", "lucky", "poor", "random")] == \
+        ["beats random", "within the spread", "below random", ""]
+    table = summary_markdown(list(rows.values()), {"budget": 4, "rounds": 1, "seeds": [0, 1, 2], "arch": "x",
+                                                   "image_size": 8, "train": {"steps": 1}})
+    assert "| +0.100 ± 0.000 | beats random |" in table.split("| steady | swap")[1].split("\n")[0]

@@ -5,13 +5,14 @@ from dataclasses import replace
 import numpy as np
 
 from backend.evaluation.simulation import SimConfig
-from backend.evaluation.suite import SuiteConfig, run_suite, suite_rows
+from backend.evaluation.suite import SuiteConfig, run_suite, suite_rows, write_suite_report
 
 
 def test_a_small_suite_runs_against_the_oracle_and_resumes(tmp_path):
     sim = SimConfig(train=replace(SimConfig().train, steps=3, batch_size=8, unlabeled_batch=8), rounds=1, image_size=32,
                     base_epochs=1)
-    cfg = SuiteConfig(kinds=["patch", "texture"], methods=["swap", "rrr"], shares=[0.1], seeds=1, train_images=40, sim=sim)
+    cfg = SuiteConfig(kinds=["patch", "texture"], methods=["swap", "rrr"], shares=[0.1], seeds=1, train_images=40, sim=sim,
+                      compared=["random", "entropy"])
     rows = run_suite(tmp_path, cfg, progress=False)
     for kind in cfg.kinds:
         names = {(r["strategy"], r["loss"]) for r in rows if r["kind"] == kind}
@@ -20,8 +21,13 @@ def test_a_small_suite_runs_against_the_oracle_and_resumes(tmp_path):
         swap = next(r for r in rows if r["kind"] == kind and r["loss"] == "swap")
         assert swap["annotations"] == 4 and swap["annotation_seconds"] == 4 * 12.0  # brush masks for 10% of 40 images
         assert "gap_closed" in swap and "test_accuracy_drop" in swap
+        entropy = next(r for r in rows if r["kind"] == kind and (r["strategy"], r["loss"]) == ("entropy", "swap"))
+        assert np.isfinite(entropy["vs_random_mean"])  # paired with random's cell of the same seed
+        assert not any(r["kind"] == kind and (r["strategy"], r["loss"]) == ("entropy", "ce") for r in rows)
     table = (tmp_path / "suite.md").read_text()
     assert "| patch | oracle |" in table and "| texture | swap |" in table and "- **texture**: best at 10%" in table
+    main, strategies = table.split("| kind | share | method | strategy |")
+    assert "entropy" not in main and "| texture | 10% | swap | entropy |" in strategies
     assert json.loads((tmp_path / "suite.json").read_text())[0]["kind"] == "patch"
     cells = sorted((tmp_path / "patch" / "0.1" / "cells").iterdir())
     stamps = [c.stat().st_mtime_ns for c in cells]
@@ -29,3 +35,15 @@ def test_a_small_suite_runs_against_the_oracle_and_resumes(tmp_path):
     run_suite(tmp_path, cfg, progress=False)  # resumes: nothing is run again
     assert [c.stat().st_mtime_ns for c in cells] == stamps
     assert all(np.isfinite(r["shifted_accuracy"]) for r in rows)
+
+
+def test_the_report_fills_what_the_cells_lack_from_an_earlier_runs_rows(tmp_path):
+    earlier = {"kind": "patch", "share": 0.05, "strategy": "random", "loss": "swap", "seeds": 5, "annotations": 40,
+               "shifted_accuracy": 0.9, "shifted_accuracy_std": 0.01, "test_accuracy": 1.0, "gap_closed": 0.9,
+               "test_accuracy_drop": 0.0, "vs_ce_mean": 0.5, "vs_ce_std": 0.1, "annotation_seconds": 480.0}
+    saved = tmp_path / "earlier.json"
+    saved.write_text(json.dumps([earlier, dict(earlier, share=0.02, shifted_accuracy=0.1)]))
+    cfg = SuiteConfig(kinds=["patch"], shares=[0.05])
+    rows = write_suite_report(tmp_path / "out", cfg, [saved])
+    assert rows == [earlier, dict(earlier, share=0.02, shifted_accuracy=0.1)]
+    assert "| patch | swap | 0.900 ± 0.010 | 0.90 | +0.500 ± 0.100 |" in (tmp_path / "out" / "suite.md").read_text()
