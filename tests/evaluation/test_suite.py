@@ -25,7 +25,7 @@ def test_a_small_suite_runs_against_the_oracle_and_resumes(tmp_path):
         assert np.isfinite(entropy["vs_random_mean"])  # paired with random's cell of the same seed
         assert not any(r["kind"] == kind and (r["strategy"], r["loss"]) == ("entropy", "ce") for r in rows)
     table = (tmp_path / "suite.md").read_text()
-    assert "| patch | oracle |" in table and "| texture | swap |" in table and "- **texture**: best at 10%" in table
+    assert "| patch | 10% | oracle |" in table and "| texture | 10% | swap |" in table and "- **texture** at 10%: best is" in table
     main, strategies = table.split("| kind | share | method | strategy |")
     assert "entropy" not in main and "| texture | 10% | swap | entropy |" in strategies
     assert json.loads((tmp_path / "suite.json").read_text())[0]["kind"] == "patch"
@@ -46,4 +46,7 @@ def test_the_report_fills_what_the_cells_lack_from_an_earlier_runs_rows(tmp_path
     cfg = SuiteConfig(kinds=["patch"], shares=[0.05])
     rows = write_suite_report(tmp_path / "out", cfg, [saved])
     assert rows == [earlier, dict(earlier, share=0.02, shifted_accuracy=0.1)]
-    assert "| patch | swap | 0.900 ± 0.010 | 0.90 | +0.500 ± 0.100 |" in (tmp_path / "out" / "suite.md").read_text()
+    table = (tmp_path / "out" / "suite.md").read_text()
+    assert "| patch | 5% | swap | 0.900 ± 0.010 | 0.90 | +0.500 ± 0.100 | 1.000 | 480 | 5 |" in table
+    assert "- **patch** at 5%: best is `swap` with shifted accuracy 0.900 ± 0.010, gap closed 0.90: the 90% goal is met." in table
+    assert "| 2% |" not in table  # only the shares asked for
