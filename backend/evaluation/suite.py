@@ -71,6 +71,7 @@ def write_suite_report(out: Path, cfg: SuiteConfig, saved: list[Path] = ()) -> l
     (Path(out) / "suite.json").write_text(json.dumps(rows, indent=1))
     strategies = strategy_table(rows, cfg)
     (Path(out) / "suite.md").write_text(suite_table(rows, cfg) + ("\n" + strategies if strategies else ""))
+    plot_suite(rows, cfg, Path(out) / "suite.png")
     return rows
 
 
@@ -120,6 +121,48 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
                              f"{gap} | {paired} | {r['test_accuracy']:.3f} | {r['annotation_seconds']:.0f} | {r['seeds']} |")
             verdicts += _verdict(kind, share, [r for r in mine if r["strategy"] not in CONTROLS])
     return "\n".join(lines) + "\n\n" + "\n".join(verdicts) + "\n"
+
+
+def plot_suite(rows: list[dict[str, Any]], cfg: SuiteConfig, path: Path) -> bool:
+    """A bar chart per share: shifted accuracy of each method per kind (error bar: std over seeds), the cue-free
+    oracle and the base model as lines over each kind's bars. False when matplotlib is missing or nothing ran."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logger.warning("matplotlib is not installed (pip install -e '.[bench]'): no suite.png")
+        return False
+    shares = [s for s in cfg.shares if any(r["share"] == s for r in rows)]
+    if not shares:
+        return False
+    methods = sorted({r["loss"] for r in rows if r["strategy"] == cfg.strategy})
+    fig, axes = plt.subplots(1, len(shares), figsize=(5.5 * len(shares), 4), squeeze=False)
+    width = 0.8 / max(1, len(methods))
+    for ax, share in zip(axes[0], shares):
+        found = {(r["kind"], r["strategy"] if r["strategy"] in CONTROLS else r["loss"]): r for r in rows if r["share"] == share
+                 and r["strategy"] in (cfg.strategy, *CONTROLS)}
+        for m, method in enumerate(methods):
+            xs = [k + (m - (len(methods) - 1) / 2) * width for k, kind in enumerate(cfg.kinds) if (kind, method) in found]
+            bars = [found[(kind, method)] for kind in cfg.kinds if (kind, method) in found]
+            ax.bar(xs, [b["shifted_accuracy"] for b in bars], width, yerr=[b["shifted_accuracy_std"] for b in bars],
+                   label=method, capsize=2)
+        for k, kind in enumerate(cfg.kinds):
+            for control, style in (("oracle", "k-"), ("base", "k:")):
+                if (kind, control) in found:
+                    ax.plot([k - 0.45, k + 0.45], [found[(kind, control)]["shifted_accuracy"]] * 2, style, lw=1.5,
+                            label=control if k == 0 else None)
+        ax.set_xticks(range(len(cfg.kinds)), cfg.kinds)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(f"{share:.0%} of the training images annotated")
+        ax.set_ylabel("shifted accuracy (cue reversed)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
 
 
 def _verdict(kind: str, share: float, methods: list[dict[str, Any]]) -> list[str]:
