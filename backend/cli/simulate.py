@@ -52,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
                        help=f"number of seeds (0..S-1; default {len(defaults.seeds)}, with --suite {suite.seeds})")
     found.add_argument("--steps", type=int, default=None,
                        help=f"fine-tuning steps per round (default {defaults.train.steps}, with --suite {suite.sim.train.steps})")
+    found.add_argument("--models", type=Path, default=None,
+                       help="folder of the base and oracle models (base_model.pt, oracle_model.pt) to reuse, e.g. a "
+                            "suite kind's folder; trained and saved there when missing (default: OUT)")
     found.add_argument("--suite", action="store_true", help="run the bias suite instead of one dataset")
     found.add_argument("--report", action="store_true",
                        help="with --suite: only rewrite OUT/suite.md and OUT/suite.json from the finished cells")
@@ -95,7 +98,7 @@ def main() -> None:
                     image_size=args.image_size,
                     sal_change_point=args.sal_change_point)
     started = time.perf_counter()
-    records = Simulator(load_dataset(data_dir), cfg, out).run()
+    records = Simulator(load_dataset(data_dir), cfg, out, models=args.models).run()
     report = write_report(records, asdict(cfg), out)
     print((out / "summary.md").read_text())
     print(json.dumps({"seconds": round(time.perf_counter() - started, 1), "plots": report["plots"]}))

@@ -51,3 +51,16 @@ def test_interrupted_runs_resume_without_redoing_cells(run):
     _, first, second = run
     assert "19 to run" in first.stderr + first.stdout  # base, full mask, oracle, 2 strategies x 4 losses x 2 seeds
     assert "19 done before, 0 to run" in second.stderr + second.stdout
+
+
+def test_a_run_reuses_the_base_and_oracle_models_of_another_folder(run, tmp_path):
+    out, _, _ = run
+    command = [sys.executable, "scripts/simulate.py", "--data", str(out / "data"), "--out", str(tmp_path), "--models", str(out),
+               "--strategies", "entropy", "--losses", "ce", "--budget", "4", "--rounds", "1", "--seeds", "1", "--steps", "1",
+               "--image-size", "32"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "training a model from scratch" not in done.stderr and not (tmp_path / "base_model.pt").exists()
+    base = next(r for r in json.loads((tmp_path / "results.json").read_text())["records"] if r["strategy"] == "base")
+    first = next(r for r in json.loads((out / "results.json").read_text())["records"] if r["strategy"] == "base")
+    assert base["shifted"] == first["shifted"]  # the very same base model
