@@ -148,11 +148,13 @@ def plot_suite(rows: list[dict[str, Any]], cfg: SuiteConfig, path: Path) -> bool
             bars = [found[(kind, method)] for kind in cfg.kinds if (kind, method) in found]
             ax.bar(xs, [b["shifted_accuracy"] for b in bars], width, yerr=[b["shifted_accuracy_std"] for b in bars],
                    label=method, capsize=2)
+        labelled = set()
         for k, kind in enumerate(cfg.kinds):
             for control, style in (("oracle", "k-"), ("base", "k:")):
                 if (kind, control) in found:
                     ax.plot([k - 0.45, k + 0.45], [found[(kind, control)]["shifted_accuracy"]] * 2, style, lw=1.5,
-                            label=control if k == 0 else None)
+                            label=None if control in labelled else control)
+                    labelled.add(control)
         ax.set_xticks(range(len(cfg.kinds)), cfg.kinds)
         ax.set_ylim(0, 1.05)
         ax.set_title(f"{share:.0%} of the training images annotated")
