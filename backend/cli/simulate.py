@@ -83,9 +83,7 @@ def main() -> None:
                           seeds=args.seeds or suite.seeds, train_images=args.train_images, bias=args.bias, sim=sim,
                           compared=args.strategies or [])
         started = time.perf_counter()
-        if not args.report:
-            run_suite(out, cfg)
-        write_suite_report(out, cfg, args.rows)
+        write_suite_report(out, cfg, args.rows) if args.report else run_suite(out, cfg, saved=args.rows)
         print((out / "suite.md").read_text())
         print(json.dumps({"seconds": round(time.perf_counter() - started, 1)}))
         return

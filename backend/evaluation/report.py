@@ -147,13 +147,14 @@ def summary_markdown(rows: list[dict[str, Any]], config: dict[str, Any]) -> str:
             f"| {r['strategy']} | {r['loss']} | {r['seeds']} | {r['shifted_accuracy']:.3f} ± {r['shifted_accuracy_std']:.3f} | "
             f"{r['test_accuracy']:.3f} | {r['shifted_pointing_game']:.3f} | {r['shifted_dice']:.3f} | {r['aulc_accuracy']:.3f} | "
             f"{r['aulc_dice']:.3f} | {r['gap_closed']:.2f} | {r['gap_closed_full_mask']:.2f} | {r['majority_class_share']:.2f} | "
-            f"{r['annotation_seconds']:.0f} | {_signed(r.get('vs_random_mean', np.nan), r.get('vs_random_std', np.nan))} | "
+            f"{r['annotation_seconds']:.0f} | {signed_spread(r.get('vs_random_mean', np.nan), r.get('vs_random_std', np.nan))} | "
             f"{versus_random(r)} | {verdict} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def _signed(mean: float, std: float) -> str:
+def signed_spread(mean: float, std: float) -> str:
+    """A paired difference as "+0.123 ± 0.045", empty where there was nothing to pair with."""
     return f"{mean:+.3f} ± {std:.3f}" if np.isfinite(mean) else ""
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from backend.evaluation.dataset import load_dataset
-from backend.evaluation.report import CONTROLS, summarise, versus_random, write_report
+from backend.evaluation.report import CONTROLS, signed_spread, summarise, versus_random, write_report
 from backend.evaluation.simulation import SimConfig, Simulator
 from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 
@@ -40,8 +40,8 @@ class SuiteConfig:
     sim: SimConfig = field(default_factory=lambda: SimConfig(train=replace(SimConfig().train, steps=600), rounds=1))
 
 
-def run_suite(out: Path, cfg: SuiteConfig, progress: bool = True) -> list[dict[str, Any]]:
-    """Run (or resume) every cell; returns the suite rows (see :func:`suite_rows`)."""
+def run_suite(out: Path, cfg: SuiteConfig, progress: bool = True, saved: list[Path] = ()) -> list[dict[str, Any]]:
+    """Run (or resume) every cell; returns the suite rows (see :func:`write_suite_report` for ``saved``)."""
     out = Path(out)
     for kind in cfg.kinds:
         data_dir = out / kind / "data"
@@ -60,7 +60,7 @@ def run_suite(out: Path, cfg: SuiteConfig, progress: bool = True) -> list[dict[s
                 sim = replace(sim, strategies=others, losses=list(cfg.methods))
                 records += Simulator(data, sim, folder, progress=progress, models=out / kind).run()
             write_report(records, asdict(sim), folder)
-    return write_suite_report(out, cfg)
+    return write_suite_report(out, cfg, saved)
 
 
 def write_suite_report(out: Path, cfg: SuiteConfig, saved: list[Path] = ()) -> list[dict[str, Any]]:
@@ -116,7 +116,7 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
             for r in sorted(mine, key=lambda r: (r["strategy"] != "oracle", r["strategy"] != "base", r["strategy"] != "full_mask", r["loss"])):
                 name = r["strategy"] if r["strategy"] in CONTROLS else r["loss"]
                 gap = f"{r['gap_closed']:.2f}" if np.isfinite(r["gap_closed"]) else ""
-                paired = f"{r['vs_ce_mean']:+.3f} ± {r['vs_ce_std']:.3f}" if np.isfinite(r.get("vs_ce_mean", np.nan)) else ""
+                paired = signed_spread(r.get("vs_ce_mean", np.nan), r.get("vs_ce_std", np.nan))
                 lines.append(f"| {kind} | {share:.0%} | {name} | {r['shifted_accuracy']:.3f} ± {r['shifted_accuracy_std']:.3f} | "
                              f"{gap} | {paired} | {r['test_accuracy']:.3f} | {r['annotation_seconds']:.0f} | {r['seeds']} |")
             verdicts += _verdict(kind, share, [r for r in mine if r["strategy"] not in CONTROLS])
@@ -194,7 +194,7 @@ def strategy_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
                     continue
                 for r in compared:
                     gap = f"{r['gap_closed']:.2f}" if np.isfinite(r["gap_closed"]) else ""
-                    paired = f"{r['vs_random_mean']:+.3f} ± {r['vs_random_std']:.3f}" if np.isfinite(r.get("vs_random_mean", np.nan)) else ""
+                    paired = signed_spread(r.get("vs_random_mean", np.nan), r.get("vs_random_std", np.nan))
                     lines.append(f"| {kind} | {share:.0%} | {loss} | {r['strategy']} | {r['shifted_accuracy']:.3f} ± "
                                  f"{r['shifted_accuracy_std']:.3f} | {gap} | {paired} | {versus_random(r)} | {r['seeds']} |")
     if not lines:
