@@ -8,6 +8,7 @@ instead of failing later inside a request or a background run.
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from backend.core.cam import ATTENTION
 from backend.core.cam import METHODS as CAM_METHODS
 from backend.core.superpixels import METHODS as SUPERPIXEL_METHODS
 from backend.core.superpixels import SuperpixelParams
+from backend.labelstudio.addresses import is_public
 from backend.labelstudio.annotations import POLICIES
 from backend.labelstudio.config import LabelRoles
 from backend.labelstudio.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, ImageAccess
@@ -34,6 +36,7 @@ FALSE_WORDS = ("false", "0", "no", "off")
 IMAGE_CACHE_FOLDER = ".image-cache"  # under MODEL_DIR; a dot folder is never taken for a project
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?")
 # grouped settings: field of Settings -> (dataclass, {its field: variable})
 GROUPS: dict[str, tuple[type, dict[str, str]]] = {
     "train": (TrainConfig, {
@@ -83,6 +86,8 @@ class Settings:
     image_timeout: float = 10.0
     image_cache_mb: int = 1024  # downloaded images kept in MODEL_DIR/.image-cache for /predict, scoring and training
     max_tasks_per_request: int = 1000  # /predict refuses more (Label Studio gives up after ML_TIMEOUT_PREDICT anyway)
+    predict_deadline: float = 60.0  # seconds per /predict: tasks not reached by then get empty predictions
+    max_projects: int = 100  # project folders under MODEL_DIR; a webhook or /setup for one more gets 403
     model_cache_size: int = 8  # loaded models (project x labeling config) a worker keeps, least recently used leave first
     train: TrainConfig = TrainConfig()  # its cam_method and cam_layer always follow CAM_METHOD and CAM_LAYER
     train_max_concurrent: int = 1  # training runs at once across all projects; the others wait in line
@@ -213,15 +218,43 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "QUEUE_STRATEGY": ("", *sorted(STRATEGIES)),
     "LOG_LEVEL": LOG_LEVELS,
 }
-BOUNDS: dict[str, tuple[float | None, float | None]] = {
-    "LABEL_STUDIO_TIMEOUT": (1e-3, None), "IMAGE_SIZE": (8, None), "SUPERPIXEL_SEGMENTS": (1, None),
-    "SUPERPIXEL_SIZE": (8, None), "SUPERPIXEL_COMPACTNESS": (1e-6, None), "IGNORE_REGIONS": (0, None),
-    "IGNORE_THRESHOLD": (0, 1), "HEAT_FLOOR": (0, 0.999), "PREDICT_BATCH_SIZE": (1, None), "MAX_IMAGE_PIXELS": (1, None),
-    "MAX_IMAGE_BYTES": (1, None), "MAX_IMAGE_SIDE": (1, None), "IMAGE_TIMEOUT": (1e-3, None), "IMAGE_CACHE_MB": (0, None), "MAX_TASKS_PER_REQUEST": (1, None), "MODEL_CACHE_SIZE": (1, None),
-    "TRAIN_LR": (1e-12, None), "TRAIN_STEPS": (1, None), "TRAIN_BATCH_SIZE": (1, None), "TRAIN_UNLABELED_BATCH": (0, None),
-    "TRAIN_GUIDANCE_WEIGHT": (0, None), "CYBORG_ALPHA": (0, 1), "TRAIN_CLASS_WEIGHT": (0, None), "TRAIN_SEED": (0, None),
-    "TRAIN_EVERY": (0, None), "TRAIN_MAX_CONCURRENT": (1, None), "KEEP_VERSIONS": (1, None), "VALIDATION_SHARE": (0, 0.9), "QUEUE_BATCH_SIZE": (1, None),
-}
+BOUNDS: dict[str, tuple[float, float]] = {
+    "LABEL_STUDIO_TIMEOUT": (1e-3, 600), "IMAGE_SIZE": (8, 4096), "SUPERPIXEL_SEGMENTS": (1, 10_000),
+    "SUPERPIXEL_SIZE": (8, 4096), "SUPERPIXEL_COMPACTNESS": (1e-6, 1e6), "IGNORE_REGIONS": (0, 100),
+    "IGNORE_THRESHOLD": (0, 1), "HEAT_FLOOR": (0, 0.999), "PREDICT_BATCH_SIZE": (1, 1024),
+    "MAX_IMAGE_PIXELS": (1, 1_000_000_000), "MAX_IMAGE_BYTES": (1, 1 << 30), "MAX_IMAGE_SIDE": (1, 100_000),
+    "IMAGE_TIMEOUT": (1e-3, 600), "IMAGE_CACHE_MB": (0, 1 << 20), "MAX_TASKS_PER_REQUEST": (1, 10_000),
+    "PREDICT_DEADLINE": (1, 3600), "MAX_PROJECTS": (1, 100_000), "MODEL_CACHE_SIZE": (1, 1000),
+    "TRAIN_LR": (1e-12, 10), "TRAIN_STEPS": (1, 100_000), "TRAIN_BATCH_SIZE": (1, 4096),
+    "TRAIN_UNLABELED_BATCH": (0, 4096), "TRAIN_GUIDANCE_WEIGHT": (0, 1000), "CYBORG_ALPHA": (0, 1),
+    "TRAIN_CLASS_WEIGHT": (0, 1000), "TRAIN_SEED": (0, 2**32 - 1), "TRAIN_EVERY": (0, 1_000_000),
+    "TRAIN_MAX_CONCURRENT": (1, 64), "KEEP_VERSIONS": (1, 1000), "VALIDATION_SHARE": (0, 0.9),
+    "QUEUE_BATCH_SIZE": (1, 100_000),
+}  # every number has both bounds: an "inf" or a typo'd exponent would hold a slot or a request for ever
+
+
+def _check_label_studio_url(url: str) -> None:
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError as exc:
+        raise SettingsError(f"LABEL_STUDIO_URL cannot be parsed: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingsError(f"LABEL_STUDIO_URL '{url}' must be http:// or https:// with a host")
+    if parsed.username is not None or parsed.password is not None or parsed.query or parsed.fragment:
+        raise SettingsError("LABEL_STUDIO_URL must not carry user information, a query or a fragment")
+
+
+def _check_allowed_host(host: str) -> None:
+    """A host name, or a public IP address: a private one would open the backend's network to task URLs."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            raise SettingsError(f"ALLOWED_IMAGE_HOSTS entry '{host}' is not a host name or an IP address") from None
+        return
+    if not is_public(address):
+        raise SettingsError(f"ALLOWED_IMAGE_HOSTS entry '{host}' is a private or reserved address")
 
 
 def _validate(settings: Settings) -> None:
@@ -236,15 +269,19 @@ def _validate(settings: Settings) -> None:
         if variable in BOUNDS:
             low, high = BOUNDS[variable]
             value = kind(raw)
-            if (low is not None and value < low) or (high is not None and value > high) or value != value:
-                span = f"at least {low}" if high is None else f"between {low} and {high}"
-                raise SettingsError(f"{variable} is {raw}; it must be {span}")
+            if not low <= value <= high:  # also refuses nan
+                raise SettingsError(f"{variable} is {raw}; it must be between {low:g} and {high:g}")
     if not _DEVICE.fullmatch(settings.device):
         raise SettingsError(f"DEVICE is '{settings.device}'; use auto, cpu, cuda, cuda:N or mps")
     if bool(settings.basic_auth_user) != bool(settings.basic_auth_pass):
         raise SettingsError("BASIC_AUTH_USER and BASIC_AUTH_PASS must be set together (one alone would leave the backend open)")
-    if settings.label_studio_url and urlparse(settings.label_studio_url).scheme not in ("http", "https"):
-        raise SettingsError(f"LABEL_STUDIO_URL '{settings.label_studio_url}' must start with http:// or https://")
+    for variable, value in (("BASIC_AUTH_USER", settings.basic_auth_user), ("BASIC_AUTH_PASS", settings.basic_auth_pass)):
+        if value and (not value.strip() or value != value.strip() or any(ord(c) < 32 for c in value)):
+            raise SettingsError(f"{variable} has blanks at its ends or control characters (only blanks: no protection)")
+    if settings.label_studio_url:
+        _check_label_studio_url(settings.label_studio_url)
+    for host in settings.allowed_image_hosts:
+        _check_allowed_host(host)
     if settings.sal_change_point:
         try:
             ChangePoint.parse(settings.sal_change_point)

@@ -29,9 +29,11 @@ def test_every_number_is_checked_against_its_bounds_by_name(variable):
     kind = variables()[variable][2]
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env({variable: str(kind(low) - 1)})
-    if high is not None:
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: str(kind(high) + 1)})
+    for endless in ("inf", "nan", "1e400"):  # an unbounded run or request is a bound missing
         with pytest.raises(SettingsError, match=variable):
-            Settings.from_env({variable: str(high + 1)})
+            Settings.from_env({variable: endless})
     with pytest.raises(SettingsError, match=f"{variable} must be"):
         Settings.from_env({variable: "lots"})
 
@@ -46,6 +48,15 @@ def test_every_number_has_bounds():
     ({"BASIC_AUTH_USER": "ann"}, "BASIC_AUTH_USER and BASIC_AUTH_PASS"),
     ({"DEVICE": "gpu"}, "DEVICE"),
     ({"LABEL_STUDIO_URL": "ftp://host"}, "LABEL_STUDIO_URL"),
+    ({"LABEL_STUDIO_URL": "http://"}, "LABEL_STUDIO_URL"),
+    ({"LABEL_STUDIO_URL": "http://user:pw@ls.example.org"}, "LABEL_STUDIO_URL"),
+    ({"LABEL_STUDIO_URL": "http://[::1"}, "LABEL_STUDIO_URL"),
+    ({"ALLOWED_IMAGE_HOSTS": "img.example.org,10.0.0.7"}, "ALLOWED_IMAGE_HOSTS"),
+    ({"ALLOWED_IMAGE_HOSTS": "127.0.0.1"}, "ALLOWED_IMAGE_HOSTS"),
+    ({"ALLOWED_IMAGE_HOSTS": "64:ff9b::a00:1"}, "ALLOWED_IMAGE_HOSTS"),
+    ({"ALLOWED_IMAGE_HOSTS": "evil.org/path"}, "ALLOWED_IMAGE_HOSTS"),
+    ({"BASIC_AUTH_USER": "  ", "BASIC_AUTH_PASS": "secret"}, "BASIC_AUTH_USER"),
+    ({"BASIC_AUTH_USER": "ann", "BASIC_AUTH_PASS": " \t "}, "BASIC_AUTH_PASS"),
     ({"SAL_CHANGE_POINT": "soon"}, "SAL_CHANGE_POINT"),
     ({"TRAIN_LAUNCHER": "torchrun 'unclosed"}, "TRAIN_LAUNCHER"),
 ])

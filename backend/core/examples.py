@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from backend.core.maps import resize_mask
+
 Point = tuple[float, float]  # (x %, y %)
 Box = tuple[float, float, float, float]  # (x_min %, y_min %, x_max %, y_max %)
 
@@ -37,5 +39,9 @@ class Example:
         return bool(self.boxes or self.saliency_masks)
 
     def saliency_mask(self) -> np.ndarray | None:
-        """The union of the object regions at original size, or None."""
-        return np.logical_or.reduce(self.saliency_masks) if self.saliency_masks else None
+        """The union of the object regions, or None; regions kept at different sizes (all cover the whole image)
+        meet at the largest."""
+        if not self.saliency_masks:
+            return None
+        height, width = max(m.shape[0] for m in self.saliency_masks), max(m.shape[1] for m in self.saliency_masks)
+        return np.logical_or.reduce([resize_mask(m, height, width) for m in self.saliency_masks])

@@ -21,7 +21,7 @@ from backend.http.metrics import Metrics, TrainingState
 from backend.labelstudio.config import LabelConfig, LabelConfigError
 from backend.labelstudio.events import TRAINING_EVENTS
 from backend.models.checkpoints import CheckpointError, ClassesError, Manifest
-from backend.service.feedback import EventError, record_event
+from backend.service.feedback import EventError, ProjectLimitError, admit_project, record_event
 from backend.service.predictor import PredictorCache
 from backend.service.project_settings import save_extra_params
 from backend.service.scheduler import TrainingScheduler
@@ -113,6 +113,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         metrics.bad_requests.labels(metrics.endpoint(request.path)).inc()
         return jsonify(error=str(exc)), 400
 
+    @app.errorhandler(ProjectLimitError)
+    def _too_many_projects(exc: ProjectLimitError) -> tuple[Response, int]:
+        metrics.bad_requests.labels(metrics.endpoint(request.path)).inc()
+        return jsonify(error=str(exc)), 403
+
     @app.errorhandler(ClassesError)
     def _wrong_classes(exc: ClassesError) -> tuple[Response, int]:
         metrics.bad_requests.labels(metrics.endpoint(request.path)).inc()
@@ -155,8 +160,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             raise PayloadError("setup needs the labeling config in 'schema'")
         project = _project_id(body.get("project"))
         if body.get("extra_params") is not None:  # the model card's settings for this project, validated
+            folder = ProjectDir(settings.model_dir, project)
+            admit_project(settings, folder)
             try:
-                save_extra_params(settings, ProjectDir(settings.model_dir, project), body["extra_params"])
+                save_extra_params(settings, folder, body["extra_params"])
             except SettingsError as exc:
                 raise PayloadError(str(exc)) from None
         model = manager.get(project, schema)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from backend.core.examples import Example, Point
+from backend.core.maps import resize_mask
 from backend.core.outlines import polygon_mask
 from backend.labelstudio.brush_rle import RLEError, rle_to_alpha
 from backend.labelstudio.config import LabelConfig
@@ -20,15 +21,26 @@ from backend.labelstudio.images import MAX_IMAGE_PIXELS
 
 POLICIES = ("latest", "merge")
 MAX_POLYGON_POINTS = 10_000
-POLYGON_MASK_SIDE = 512  # an accepted outline becomes a mask this large (the training resizes it to its image)
+MASK_SIDE = 1024  # outlines and brush regions are kept as masks at most this large (training resizes them anyway)
+BRUSH_BUDGET = 4  # brush pixels one annotation may decode, in MAX_IMAGE_PIXELS: the limit is per annotation
+SILENT_TYPES = frozenset({"textarea", "rating", "number", "datetime", "taxonomy", "labels", "relation", "pairwise",
+                          "ranker", "ellipselabels", "hypertextlabels", "paragraphlabels", "timeserieslabels"})
+QUOTED = 100  # characters of an annotator's value quoted in a message (answers and logs stay small)
+
+
+def _quote(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= QUOTED else f"{text[:QUOTED]}... ({len(text)} characters)"
 
 
 @dataclass
 class Parsed:
-    """An example (or None when nothing is usable) and the messages explaining what was skipped."""
+    """An example (or None when nothing is usable), the messages explaining what was skipped, and whether a region
+    went past a limit that no annotation of a real image reaches (a webhook refuses such an annotation)."""
 
     example: Example | None
     messages: list[str] = field(default_factory=list)
+    over_limits: bool = False
 
 
 def _unrotate(x: float, y: float, rotation: float) -> Point | None:
@@ -70,27 +82,39 @@ class _RegionReader:
     def __init__(self, config: LabelConfig, example: Example, messages: list[str], max_pixels: int):
         self.config = config
         self.max_pixels = max_pixels
+        self.brush_left = BRUSH_BUDGET * max_pixels
+        self.over_limits = False
         self.example = example
         self.messages = messages
+        self.readers = {"choices": self._choices, "keypointlabels": self._keypointlabels,
+                        "rectanglelabels": self._rectanglelabels, "polygonlabels": self._polygonlabels,
+                        "brushlabels": self._brushlabels}
+        self.unknown: set[str] = set()
 
     def read(self, region: dict) -> None:
         if not isinstance(region, dict) or not isinstance(region.get("value"), dict):
             self.messages.append("region without a 'value' object")
             return
-        reader = getattr(self, f"_{str(region.get('type', '')).lower()}", None)
-        if reader is None:
-            return  # other controls (text areas, ratings) say nothing about attention
-        reader(region, region["value"])
+        kind = str(region.get("type", "")).lower()
+        reader = self.readers.get(kind)
+        if reader is None:  # other controls (text areas, ratings) say nothing about attention
+            if kind not in SILENT_TYPES and len(self.unknown) < 10:
+                self.unknown.add(kind)
+            return
+        try:
+            reader(region, region["value"])
+        except Exception as exc:  # a region no check foresaw costs itself, never the annotation or a training run
+            self.messages.append(f"{self._where(region)}: unreadable {_quote(kind)} region ({type(exc).__name__})")
 
     def _where(self, region: dict) -> str:
-        return f"region {region.get('id', '?')}"
+        return f"region {_quote(region.get('id', '?'))}"
 
     def _choices(self, region: dict, value: dict) -> None:
         if region.get("from_name") != self.config.choices_name:
             return
         choices = value.get("choices") or []
         if len(choices) != 1 or choices[0] not in self.config.classes:
-            self.messages.append(f"{self._where(region)}: unknown class {choices}; known: {list(self.config.classes)}")
+            self.messages.append(f"{self._where(region)}: unknown class {_quote(choices)}; known: {_quote(list(self.config.classes))}")
             return
         self.example.label = self.config.classes.index(choices[0])
 
@@ -101,10 +125,10 @@ class _RegionReader:
             return None
         point = _unrotate(float(x), float(y), float(region.get("image_rotation") or 0))
         if point is None:
-            self.messages.append(f"{self._where(region)}: image rotation {region.get('image_rotation')} is not a multiple of 90")
+            self.messages.append(f"{self._where(region)}: image rotation {_quote(region.get('image_rotation'))} is not a multiple of 90")
             return None
         if not (0 <= point[0] <= 100 and 0 <= point[1] <= 100):
-            self.messages.append(f"{self._where(region)}: point ({x}, {y}) is outside the image")
+            self.messages.append(f"{self._where(region)}: point ({x:g}, {y:g}) is outside the image")
             return None
         return point
 
@@ -118,7 +142,7 @@ class _RegionReader:
         elif self.config.ignore_point_label in labels:
             self.example.negative.append(point)
         else:
-            self.messages.append(f"{self._where(region)}: unknown keypoint label {labels}")
+            self.messages.append(f"{self._where(region)}: unknown keypoint label {_quote(labels)}")
 
     def _rectanglelabels(self, region: dict, value: dict) -> None:
         x, y, w, h = (value.get(k) for k in ("x", "y", "width", "height"))
@@ -146,9 +170,7 @@ class _RegionReader:
         width, height = region.get("original_width"), region.get("original_height")
         if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
             width, height = 1, 1  # only the shape matters: the mask is resized to the image
-        scale = min(1.0, POLYGON_MASK_SIDE / max(width, height))
-        shape = (max(1, round(height * scale)), max(1, round(width * scale)))
-        mask = polygon_mask(np.clip(np.asarray(points, dtype=np.float64), 0, 100) / 100, shape)
+        mask = polygon_mask(np.clip(np.asarray(points, dtype=np.float64), 0, 100) / 100, _kept_shape(height, width))
         if mask.any():
             self.example.ignore_masks.append(mask)
 
@@ -165,8 +187,14 @@ class _RegionReader:
             self.messages.append(f"{self._where(region)}: brush region of {width}x{height} pixels (at most "
                                  f"{self.max_pixels}, MAX_IMAGE_PIXELS)")
             return
-        try:
-            pixels = rle_to_alpha(value.get("rle"), height, width) > 0
+        if width * height > self.brush_left:
+            self.over_limits = True
+            self.messages.append(f"{self._where(region)}: the annotation's brush regions hold more than "
+                                 f"{BRUSH_BUDGET} x MAX_IMAGE_PIXELS pixels in all")
+            return
+        self.brush_left -= width * height
+        try:  # decoded one region at a time and kept reduced, so many regions cost one region's memory
+            pixels = resize_mask(rle_to_alpha(value.get("rle"), height, width) > 0, *_kept_shape(height, width))
         except RLEError as exc:
             self.messages.append(f"{self._where(region)}: unreadable brush region ({exc})")
             return
@@ -174,6 +202,12 @@ class _RegionReader:
             self.example.ignore_masks.append(pixels)
         else:
             self.example.saliency_masks.append(pixels)
+
+
+def _kept_shape(height: int, width: int) -> tuple[int, int]:
+    """The shape a mask of an image of ``height`` x ``width`` is kept at: at most ``MASK_SIDE`` on its long side."""
+    scale = min(1.0, MASK_SIDE / max(width, height))
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def parse_task(task: dict, annotations: list[dict] | None, config: LabelConfig, policy: str = "latest",
@@ -199,9 +233,13 @@ def parse_task(task: dict, annotations: list[dict] | None, config: LabelConfig, 
             continue
         for region in regions:
             reader.read(region)
+    if reader.unknown:
+        messages.append(f"task {_quote(task.get('id'))}: region types {sorted(map(_quote, reader.unknown))} say "
+                        "nothing about attention and were skipped")
     if example.label is None and not example.has_guidance:
-        return Parsed(None, messages + [f"task {task.get('id')}: annotation has neither a class nor guidance"])
-    return Parsed(example, messages)
+        return Parsed(None, messages + [f"task {task.get('id')}: annotation has neither a class nor guidance"],
+                      reader.over_limits)
+    return Parsed(example, messages, reader.over_limits)
 
 
 def context_clicks(task: dict, context: object, config: LabelConfig) -> list[tuple[float, float]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import io
-import ipaddress
 import posixpath
 import socket
 import threading
@@ -27,11 +26,14 @@ import urllib3
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from backend.core.superpixels import SuperpixelParams
+from backend.labelstudio.addresses import is_public
 from backend.labelstudio.auth import AuthError, LabelStudioAuth
 from backend.storage.image_cache import ImageCache
 
 LS_PATH_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/uploaded/", "/tasks/")  # Label Studio's media
+MEDIA_PREFIXES = LS_PATH_PREFIXES[:3]  # the token goes to these paths and to a task's presign endpoint, nowhere else
 CLOUD_SCHEMES = ("s3", "gs", "azure-blob")  # Label Studio's cloud storage URIs, presigned per task
+SCHEMES = ("", "file", "http", "https", *CLOUD_SCHEMES)
 PRESIGN_PATH = "/tasks/{task}/presign/?fileuri={uri}"
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_URL_LENGTH = 4096
@@ -88,7 +90,7 @@ def public_address(host: str, public_only: bool = True) -> str:
     except socket.gaierror as exc:
         raise ImageError(f"cannot resolve image host '{host}': {exc.strerror}") from None
     addresses = [info[4][0] for info in infos]
-    if not addresses or (public_only and any(not ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)):
+    if not addresses or (public_only and not all(is_public(a) for a in addresses)):
         raise ImageError(f"image host '{host}' resolves to a private address")
     return addresses[0]
 
@@ -112,8 +114,11 @@ class ImageAccess:
 class ImageFetcher:
     """Reads images for tasks under the limits and host rules of an :class:`ImageAccess`."""
 
-    def __init__(self, access: ImageAccess, session: requests.Session | None = None):
+    def __init__(self, access: ImageAccess, session: requests.Session | None = None, scope: str = ""):
+        """``scope``: the project the images are read for; a cached download serves only the scope that fetched
+        it, so one project's grant from Label Studio never answers another project's task."""
         self.access = access
+        self.scope = scope
         self.session = session or requests.Session()
         self.ls_url = access.label_studio_url.rstrip("/")
         self.ls_scheme = urlparse(self.ls_url).scheme.lower() if self.ls_url else ""
@@ -129,19 +134,15 @@ class ImageFetcher:
 
     def read_bytes(self, url: str, task_id: object = None) -> bytes:
         """The bytes of ``url``: downloads come from the cache when an earlier request (or process) fetched them."""
-        check_reference(url)
-        try:
-            parsed = urlparse(url)
-            parsed.port  # noqa: B018  (raises on a port that is not a number)
-        except ValueError as exc:
-            raise ImageError(f"malformed image URL: {exc}") from None
+        parsed = check_reference(url)
         if self.cache is None or not self._downloads(url, parsed):
             return self._read(url, parsed, task_id)
-        cached = self.cache.get(url)  # only URLs that passed every rule below were ever put there
+        key = f"{self.scope}\n{url}"
+        cached = self.cache.get(key)  # only URLs that passed every rule below were ever put there
         if cached is not None and len(cached) <= self.access.max_bytes:  # limits may have shrunk since
             return cached
         data = self._read(url, parsed, task_id)
-        self.cache.put(url, data)
+        self.cache.put(key, data)
         return data
 
     def _downloads(self, url: str, parsed: ParseResult) -> bool:
@@ -157,14 +158,10 @@ class ImageFetcher:
         if parsed.scheme in CLOUD_SCHEMES:
             return self._presigned(url, task_id)
         if parsed.scheme in ("http", "https"):
-            if parsed.username is not None or parsed.password is not None:
-                raise ImageError("image URLs with user information (user:password@host) are refused")
             if parsed.path.startswith("/data/local-files/") and self.access.document_root:
                 if parsed.netloc.lower() == self.ls_host:
                     return self._local_files(parsed.query)
             return self._http(url, parsed.netloc.lower())
-        if parsed.scheme not in ("", "file"):
-            raise ImageError(f"unsupported image URL scheme '{parsed.scheme}'")
         if url.startswith("/data/local-files/") and self.access.document_root:
             return self._local_files(parsed.query)
         if url.startswith(LS_PATH_PREFIXES):
@@ -191,7 +188,7 @@ class ImageFetcher:
         return self._local_path(relative)
 
     def _local_path(self, path: str) -> bytes:
-        check_reference(path)
+        check_characters(path)
         root = self.access.document_root
         if not root:
             raise ImageError("local image paths are read only below LOCAL_FILES_DOCUMENT_ROOT, which is not set")
@@ -218,14 +215,9 @@ class ImageFetcher:
         to_label_studio = bool(host) and host == self.ls_host
         if to_label_studio:
             path = posixpath.normpath(unquote(parsed.path))
-            if parsed.scheme != self.ls_scheme or not (path + "/").startswith(LS_PATH_PREFIXES):
+            if parsed.scheme != self.ls_scheme or not _media(path):
                 raise ImageError(f"only Label Studio's media paths over {self.ls_scheme} are fetched from its host, not "
                                  f"{parsed.scheme}://{host}{path[:100]}")
-            if self.auth is not None:
-                try:
-                    headers["Authorization"] = self.auth.header()
-                except AuthError as exc:
-                    raise ImageError(str(exc)) from None
         elif hostname.lower() not in self.access.allowed_hosts:
             raise ImageError(f"image host '{hostname}' is neither the Label Studio host nor in ALLOWED_IMAGE_HOSTS")
         display = url.split("?")[0]
@@ -233,23 +225,22 @@ class ImageFetcher:
         deadline = time.monotonic() + self.access.timeout
         try:
             if to_label_studio:
-                with self.session.get(
-                    url, headers=headers, timeout=self.access.timeout, stream=True, allow_redirects=False
-                ) as response:
-                    follow = response.status_code in REDIRECTS and _presigns(parsed.path)  # the one redirect allowed
-                    location = response.headers.get("Location", "")
-                    if not follow:
-                        data = self._read_until(response.status_code, response.raw, deadline, display)
-                if follow:
+                if self.auth is not None:
+                    try:
+                        headers["Authorization"] = self.auth.header(deadline)
+                    except AuthError as exc:
+                        raise ImageError(str(exc)) from None
+                status, location, data = self._get(parsed, hostname, headers, deadline, display, _presigns(parsed.path))
+                if location is not None:  # the one redirect of a presign answer
                     data = self._signed(urljoin(url, location), deadline, display)
             else:
-                data = self._pinned(parsed, public_address(hostname), deadline, display)
+                status, _, data = self._get(parsed, public_address(hostname), {}, deadline, display)
         except urllib3.exceptions.NewConnectionError as exc:  # refused: a subclass of urllib3's time-out, not one
             raise ImageError(f"cannot fetch {display}: {type(exc).__name__}") from None
-        except (requests.Timeout, urllib3.exceptions.TimeoutError, DeadlineExceeded) as exc:
+        except (urllib3.exceptions.TimeoutError, DeadlineExceeded) as exc:
             SLOW_HOSTS.timed_out(host)
             raise ImageError(f"cannot fetch {display} within IMAGE_TIMEOUT ({self.access.timeout:g} s)") from exc
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ImageError(f"cannot fetch {display}: {type(exc).__name__}") from None
         SLOW_HOSTS.answered(host)
         return data
@@ -260,26 +251,43 @@ class ImageFetcher:
         target = urlparse(url)
         if target.scheme not in ("http", "https") or not target.hostname or target.username or target.password:
             raise ImageError(f"Label Studio's presign for {display} redirected to an unusable URL")
-        return self._pinned(target, public_address(target.hostname, public_only=False), deadline, display)
+        address = public_address(target.hostname, public_only=False)
+        return self._get(target, address, {}, deadline, display)[2]
 
-    def _pinned(self, parsed: ParseResult, address: str, deadline: float, display: str) -> bytes:
-        """GET from an allowed host at the ``address`` that was checked (TLS still verifies the host's name)."""
+    def _get(self, parsed: ParseResult, connect_to: str, headers: dict[str, str], deadline: float, display: str,
+             redirect: bool = False) -> tuple[int, str | None, bytes]:
+        """(status, redirect location or None, body) of a GET to ``connect_to`` (the checked address, or Label
+        Studio's host name), with the whole exchange, status line and headers included, cut off at ``deadline``
+        (TLS still verifies the host's name). A redirect is returned only with ``redirect``."""
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        timeout = urllib3.Timeout(connect=self.access.timeout, read=self.access.timeout)
+        left = max(deadline - time.monotonic(), 1e-3)
+        timeout = urllib3.Timeout(connect=left, read=left)
         if parsed.scheme == "https":
             pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
-                address, port, timeout=timeout, retries=False, server_hostname=parsed.hostname,
+                connect_to, port, timeout=timeout, retries=False, server_hostname=parsed.hostname,
                 assert_hostname=parsed.hostname, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
         else:
-            pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
-        target = parsed.path or "/"
-        with pool:
-            response = pool.urlopen("GET", target + (f"?{parsed.query}" if parsed.query else ""), redirect=False,
-                                    headers={"Host": parsed.netloc}, preload_content=False)
+            pool = urllib3.HTTPConnectionPool(connect_to, port, timeout=timeout, retries=False)
+        watchdog = Watchdog(deadline)
+        pool.ConnectionCls = watchdog.connection_class(pool.ConnectionCls)
+        target = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
+        with pool, watchdog:
             try:
-                return self._read_until(response.status, response, deadline, display)
-            finally:
-                response.release_conn()
+                response = pool.urlopen("GET", target, redirect=False, headers={"Host": parsed.netloc, **headers},
+                                        preload_content=False)
+                try:
+                    if redirect and response.status in REDIRECTS:
+                        return response.status, response.headers.get("Location", ""), b""
+                    data = self._read_until(response.status, response, deadline, display)
+                finally:
+                    response.release_conn()
+            except (urllib3.exceptions.HTTPError, OSError):
+                if watchdog.fired:
+                    raise DeadlineExceeded(display) from None
+                raise
+            if watchdog.fired:  # the socket was shut while the body was read: what came is cut short
+                raise DeadlineExceeded(display)
+            return response.status, None, data
 
     def _read_until(self, status: int, body: urllib3.BaseHTTPResponse, deadline: float, display: str) -> bytes:
         """The body, read as it arrives, refused past MAX_IMAGE_BYTES or the deadline (a server sending one byte
@@ -298,19 +306,98 @@ class ImageFetcher:
         return b"".join(chunks)
 
 
+class Watchdog:
+    """Shuts the sockets of one request at its deadline. Socket time-outs bound each read, not their sum: a server
+    that sends its status line or headers one byte at a time would otherwise hold a request for as long as it likes."""
+
+    def __init__(self, deadline: float):
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "Watchdog":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.fired
+        if fired:
+            _shut(sock)
+
+    def connection_class(self, base: type) -> type:
+        """``base`` (a urllib3 connection class) whose connected socket this watchdog shuts at the deadline."""
+        watchdog = self
+
+        class Watched(base):  # type: ignore[misc, valid-type]
+            def connect(self) -> None:
+                super().connect()
+                watchdog.watch(self.sock)
+
+        return Watched
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _media(path: str) -> bool:
+    """Whether a normalised Label Studio path is one of its media paths or a task's presign endpoint (the only paths
+    the token is sent to)."""
+    return (path + "/").startswith(MEDIA_PREFIXES) or _presigns(path)
+
+
 def _presigns(path: str) -> bool:
     """Whether a Label Studio path is its presign (or resolve) endpoint, whose redirect is followed once."""
     parts = posixpath.normpath(unquote(path)).strip("/").split("/")
     return len(parts) == 3 and parts[0] in ("tasks", "projects") and parts[1].isdigit() and parts[2] in ("presign", "resolve")
 
 
-def check_reference(reference: str) -> None:
-    """ImageError for image references no image can have: NUL bytes, backslashes, control characters, thousands of
-    characters (a reference is logged and stored with every annotation)."""
+def check_characters(reference: str) -> None:
+    """ImageError for a reference (URL or path) with a NUL byte, a backslash, a control character or thousands of
+    characters."""
     if len(reference) > MAX_URL_LENGTH:
         raise ImageError(f"image reference of {len(reference)} characters (at most {MAX_URL_LENGTH})")
-    if "\\" in reference or any(ord(c) < 32 for c in reference):
+    if "\\" in reference or any(ord(c) < 32 or ord(c) == 127 for c in reference):
         raise ImageError("image reference with a NUL byte, a backslash or another control character")
+
+
+def check_reference(reference: str) -> ParseResult:
+    """The parsed reference, or ImageError for one no image can have: NUL bytes, backslashes, control characters,
+    thousands of characters (a reference is logged and stored with every annotation), a scheme we do not read, user
+    information (``user@host``), a malformed host or port. Webhooks check with this before recording, so a
+    reference that fetching would refuse is never recorded."""
+    check_characters(reference)
+    try:
+        parsed = urlparse(reference)
+        parsed.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError as exc:
+        raise ImageError(f"malformed image URL: {exc}") from None
+    if parsed.scheme.lower() not in SCHEMES:
+        raise ImageError(f"unsupported image URL scheme '{parsed.scheme[:20]}'")
+    if parsed.username is not None or parsed.password is not None or "@" in parsed.netloc:
+        raise ImageError("image URLs with user information (user:password@host) are refused")
+    if parsed.scheme.lower() in ("http", "https", *CLOUD_SCHEMES) and not parsed.hostname:
+        raise ImageError("image URL without a host")
+    return parsed
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,32 @@ from backend.settings import Settings
 from backend.storage.journal import AnnotationJournal
 from backend.storage.project_dir import ProjectDir
 
+MAX_PROBLEMS = 20  # problems listed in a webhook answer, each at most PROBLEM_CHARACTERS long
+PROBLEM_CHARACTERS = 300
+
 
 class EventError(ValueError):
     """The webhook body lacks what its event needs."""
 
 
+class ProjectLimitError(RuntimeError):
+    """A new project would pass ``MAX_PROJECTS``."""
+
+
+def admit_project(settings: Settings, folder: ProjectDir) -> None:
+    """ProjectLimitError when ``folder`` is new and ``MAX_PROJECTS`` folders exist already: ids a caller makes up
+    cannot grow ``MODEL_DIR`` or ``/metrics`` without bound."""
+    if not folder.path.exists() and len(ProjectDir.all(settings.model_dir)) >= settings.max_projects:
+        raise ProjectLimitError(f"MAX_PROJECTS ({settings.max_projects}) projects have folders under MODEL_DIR already; "
+                                "remove one or raise the limit")
+
+
 def _answer(problems: list[str], **fields: Any) -> dict:
-    """A webhook answer, with the annotation's problems when there are any."""
-    return fields | ({"problems": problems} if problems else {})
+    """A webhook answer, with the annotation's problems (a few, shortened) when there are any."""
+    shown = [p if len(p) <= PROBLEM_CHARACTERS else p[:PROBLEM_CHARACTERS] + "..." for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"... and {len(problems) - MAX_PROBLEMS} more")
+    return fields | ({"problems": shown} if shown else {})
 
 
 def record_event(settings: Settings, project: object, config: LabelConfig, event: str, data: dict) -> dict:
@@ -32,6 +50,7 @@ def record_event(settings: Settings, project: object, config: LabelConfig, event
     if event not in TRAINING_EVENTS:
         return {"status": "ignored", "reason": f"event {event} does not trigger training"}
     folder = ProjectDir(settings.model_dir, project)
+    admit_project(settings, folder)
     settings = for_project(settings, folder)  # the project's training cadence from its model card
     journal = AnnotationJournal(folder)
     problems: list[str] = []
@@ -46,7 +65,10 @@ def record_event(settings: Settings, project: object, config: LabelConfig, event
             check_reference(reference)
         except ImageError as exc:
             raise EventError(f"{event}: {exc}") from None
-        problems = parse_task(task, [annotation], config, settings.annotation_policy, settings.max_image_pixels).messages
+        parsed = parse_task(task, [annotation], config, settings.annotation_policy, settings.max_image_pixels)
+        if parsed.over_limits:  # no annotation of a real image gets there: record nothing
+            raise EventError(f"{event}: {next(m for m in parsed.messages if 'MAX_IMAGE_PIXELS' in m)}")
+        problems = parsed.messages
         changes, due = journal.upsert(task, annotation, config.xml, settings.train_every)
         if not due:
             return _answer(problems, status="recorded", changes_since_training=changes)

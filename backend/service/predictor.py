@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -56,7 +57,7 @@ class Predictor:
         self.project = project
         self.label_config = label_config
         self.settings = settings
-        self.fetcher = ImageFetcher(settings.image_access)
+        self.fetcher = ImageFetcher(settings.image_access, scope=project.key)
         self.classifier: Classifier | None = None
         self.newest_on_disk: str | None = None  # newest version on disk at setup (served unless unreadable)
         self.interpretability: Classifier | None = None  # SAL's second model, once it writes saliency
@@ -85,12 +86,30 @@ class Predictor:
         )
 
     def predict(self, tasks: list[dict], context: dict | None = None, **kwargs: Any) -> list[dict]:
-        """One prediction per task, in order; unreadable tasks get an empty prediction. With a ``context`` (an
-        annotator's clicks with a smart tool), only the preview of those clicks."""
+        """One prediction per task, in order; unreadable tasks get an empty prediction, and so do the tasks not
+        reached within ``PREDICT_DEADLINE`` (batches of ``PREDICT_BATCH_SIZE``, so memory grows by one batch). With a
+        ``context`` (an annotator's clicks with a smart tool), only the preview of those clicks."""
         if self.analyzer is None:
             self.setup()
         if isinstance(context, dict) and context.get("result"):
             return [self.preview(task, context) for task in tasks]
+        deadline = time.monotonic() + self.settings.predict_deadline
+        step = self.settings.predict_batch_size
+        predictions: list[dict] = []
+        for start in range(0, len(tasks), step):
+            if time.monotonic() > deadline:
+                logger.warning("project %s: %d of %d tasks answered empty: PREDICT_DEADLINE (%g s) passed",
+                               self.project.key, len(tasks) - start, len(tasks), self.settings.predict_deadline)
+                predictions += [self._empty() for _ in tasks[start:]]
+                break
+            predictions += self._predict_batch(tasks[start:start + step])
+        queue = self._queue()
+        for task, prediction in zip(tasks, predictions):
+            if queue is not None and prediction["result"] and str(task.get("id")) in queue.scores:
+                prediction["score"] = queue.scores[str(task["id"])]
+        return predictions
+
+    def _predict_batch(self, tasks: list[dict]) -> list[dict]:
         readable = self.read_images(tasks)
         images = [picture.pixels for _, picture in readable]
         predictions = [self._empty() for _ in tasks]
@@ -103,10 +122,6 @@ class Predictor:
                 predictions[i] = self.prediction_for(picture, analysis, suggestion, segments.result())
             except Exception as exc:  # one task's failure leaves the others answered
                 logger.error("task %s: no prediction: %s", _task_id(tasks[i], i), _short(exc))
-        queue = self._queue()
-        for task, prediction in zip(tasks, predictions):
-            if queue is not None and prediction["result"] and str(task.get("id")) in queue.scores:
-                prediction["score"] = queue.scores[str(task["id"])]
         return predictions
 
     def preview(self, task: dict, context: dict) -> dict:

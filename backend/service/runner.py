@@ -64,7 +64,7 @@ def _run_once(project: ProjectDir, settings: Settings) -> None:
     """Runner body: one training run for the pending request; the caller holds the project's lock and a slot."""
     settings = for_project(settings, project)  # the project's loss, steps and queue strategy from its model card
     status = TrainingScheduler(settings).status(project)
-    if status.get("state") in ("running", "interrupted"):  # the previous runner was killed mid-run
+    if status.get("state") == "running":  # a killed previous run, seen as running since this runner holds the lock
         status.update(failures=status.get("failures", 0) + 1, last_error="the previous run was interrupted (killed)")
     project.pending.unlink(missing_ok=True)
     status.update(state="running", started=time.time(), pid=os.getpid())
@@ -92,7 +92,7 @@ def main(key: str, lock_fd: int, slot_fd: int) -> int:
     settings = Settings.from_env()
     settings.configure_logging()
     try:
-        _run_once(ProjectDir(settings.model_dir, key), settings)
+        _run_once(ProjectDir.at(settings.model_dir, key), settings)
     finally:
         os.close(slot_fd)
         os.close(lock_fd)

@@ -89,13 +89,15 @@ class TrainingScheduler:
 
     def status(self, project: object) -> dict[str, Any]:
         """The project's ``train_status.json`` (state, runs, failures, last version or error) and whether a run is
-        queued; a run whose runner died says ``interrupted``."""
+        queued; a run whose runner died says ``interrupted`` and counts as a failure from then on (the next runner
+        keeps the count)."""
         folder = self.folder(project)
         status = read_json(folder.status)
         if not isinstance(status, dict):
             status = {"state": "idle", "runs": 0, "failures": 0}
-        if status.get("state") == "running" and not self.is_running(folder):
-            status["state"] = "interrupted"  # the runner died without finishing
+        if status.get("state") == "running" and not self.is_running(folder):  # the runner died without finishing
+            status.update(state="interrupted", failures=int(status.get("failures", 0)) + 1,
+                          last_error="the previous run was interrupted (killed)")
         status["pending"] = folder.pending.exists()
         return status
 

@@ -86,7 +86,7 @@ def run_training(project: ProjectDir, settings: Settings) -> RunResult:
     if world.is_main:
         store.clean_partial()
     base = project_classifier(settings, project, config.classes)
-    fetcher = ImageFetcher(settings.image_access)
+    fetcher = ImageFetcher(settings.image_access, scope=project.key)
     fit = Fit.for_model(base.image_size, settings.superpixels)  # the same reduced images predict segments
     examples, images, labels = [], [], {}
     for entry in journal["tasks"].values():
@@ -146,7 +146,7 @@ def main(key: str) -> int:
     settings.configure_logging()
     world = distributed.init(settings.device)
     try:
-        run_training(ProjectDir(settings.model_dir, key), settings)
+        run_training(ProjectDir.at(settings.model_dir, key), settings)
     finally:
         distributed.close(world)
     return 0

@@ -26,17 +26,22 @@ from backend.models.store import ModelStore
 
 _LABEL_STUDIO_ID = re.compile(r"(\d+)(\.\d{6,})?")  # "12", or "12.1700000000": the id and a timestamp
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_KEY = _PLAIN  # every key project_key makes is a plain name
+NO_PROJECT = "default"  # the folder of requests that name no project
 
 
 def project_key(project: object) -> str:
-    """Folder name of a project id, one per id: Label Studio's "12" and "12.1700000000" are project 12; other plain
-    names stay as they are; anything else ("..", "a/b", "项目") becomes "id-" and a hash of it, so two ids never
-    share a folder and none leaves MODEL_DIR."""
-    text = "default" if project is None or project == "" else str(project)
+    """Folder name of a project id, one per id: Label Studio's "12" and "12.1700000000" are project 12; no project
+    (None) is "default"; other plain names stay as they are; anything else ("..", "a/b", "项目", "", and names that
+    look like ours: "default", "id-...") becomes "id-" and a hash of it, so two ids never share a folder and none
+    leaves MODEL_DIR."""
+    if project is None:
+        return NO_PROJECT
+    text = str(project)
     number = _LABEL_STUDIO_ID.fullmatch(text)
     if number:
         return number.group(1)
-    if _PLAIN.fullmatch(text):
+    if _PLAIN.fullmatch(text) and text != NO_PROJECT and not text.lower().startswith("id-"):
         return text
     return "id-" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
@@ -49,11 +54,21 @@ class ProjectDir:
         self.path = Path(model_dir) / self.key
 
     @classmethod
+    def at(cls, model_dir: str | os.PathLike[str], key: str) -> "ProjectDir":
+        """The folder named ``key`` (a key made by :func:`project_key`, such as a folder name or a runner's argument),
+        taken as it is; ValueError for a name that could leave ``model_dir``."""
+        if not _KEY.fullmatch(key):
+            raise ValueError(f"'{key[:100]}' is not a project folder name")
+        folder = cls.__new__(cls)
+        folder.key, folder.path = key, Path(model_dir) / key
+        return folder
+
+    @classmethod
     def all(cls, model_dir: str | os.PathLike[str]) -> list["ProjectDir"]:
         """Every project folder under ``model_dir``, sorted by key."""
         root = Path(model_dir)
-        names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
-        return [cls(model_dir, name) for name in names]
+        names = sorted(p.name for p in root.iterdir() if p.is_dir() and _KEY.fullmatch(p.name)) if root.is_dir() else []
+        return [cls.at(model_dir, name) for name in names]
 
     def ensure(self) -> Path:
         self.path.mkdir(parents=True, exist_ok=True)

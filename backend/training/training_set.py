@@ -1,6 +1,7 @@
 """Annotated examples as tensors at model size with their guidance targets at loss size."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ from backend.models.inference import to_batch
 # itself has 1/32 of the input's (7x7 at 224 px), and SSIM at 224 px would cost more
 # than the network's own forward and backward pass on a CPU.
 LOSS_RESOLUTION = 64
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,40 +92,58 @@ def prepare(examples: list[Example], images: list[np.ndarray], size: int, superp
     pixel_boxes: list[tuple[int, int, int, int] | None] = []
     objects = np.zeros((n, size, size), dtype=bool)
     ignored = np.zeros((n, size, size), dtype=bool)
+    labels = [-1 if e.label is None else e.label for e in examples]
     for i, (example, image) in enumerate(zip(examples, images)):
-        segmentation = compute_superpixels(image, superpixels) if example.negative or example.positive else None
-        if example.positive:
-            positive[i] = np.mean(np.asarray(example.positive, dtype=np.float32), axis=0) / 100.0
-            has_positive[i] = True
-        ignore = np.zeros(image.shape[:2], dtype=bool)
-        if example.negative:
-            segments = [segmentation.segment_at(x, y) for x, y in example.negative]
-            ignore |= segmentation.mask(segments, image.shape[:2])
-        for mask in example.ignore_masks:  # drawn at the full image's size, the image here is reduced
-            ignore |= resize_mask(mask, *ignore.shape)
-        if ignore.any():
-            negative[i] = resize_map(ignore.astype(np.float32), loss_size, loss_size) > 0.5
-        box[i] = box_mask(example.boxes, (loss_size, loss_size), unit=100)
-        pixel_boxes.append(box_pixels(example.boxes[0], (size, size), unit=100) if example.boxes else None)
-        given = saliency[i] if saliency is not None and saliency[i] is not None else example.saliency_mask()
-        human[i] = resize_map(given.astype(np.float32), loss_size, loss_size) if given is not None else box[i]
-        if given is not None:
-            exact = resize_map(given.astype(np.float32), size, size) > 0.5
-        elif example.boxes:
-            exact = box_mask(example.boxes, (size, size), unit=100)
-        else:
-            exact = None
-        if exact is not None:
-            objects[i], ignored[i] = exact, ~exact
-        elif example.positive:
-            objects[i] = resize_mask(grow_from_clicks(image, segmentation, example.positive), size, size)
-        ignored[i] |= resize_mask(ignore, size, size)
+        try:
+            box_at = _fill_targets(i, example, image, size, superpixels, saliency, positive, has_positive, negative,
+                                   box, human, objects, ignored)
+        except Exception as exc:  # one example whose targets cannot be built teaches nothing and fails nothing
+            logger.warning("task %.100s left out of training: %s: %.300s", example.task_id, type(exc).__name__, exc)
+            labels[i], has_positive[i], box_at = -1, False, None
+            for array in (negative, box, human, objects, ignored):
+                array[i] = 0
+        pixel_boxes.append(box_at)
     targets = GuidanceTargets(
         positive=torch.from_numpy(positive), has_positive=torch.from_numpy(has_positive),
         negative=torch.from_numpy(negative), box=torch.from_numpy(box),
         has_box=torch.from_numpy(box.reshape(n, -1).sum(1) > 0), saliency=torch.from_numpy(human),
     )
-    labels = torch.tensor([-1 if e.label is None else e.label for e in examples], dtype=torch.long)
-    return TrainingSet(to_batch(images, size), labels, targets, pixel_boxes, torch.from_numpy(objects), torch.from_numpy(ignored))
+    return TrainingSet(to_batch(images, size), torch.tensor(labels, dtype=torch.long), targets, pixel_boxes,
+                       torch.from_numpy(objects), torch.from_numpy(ignored))
+
+
+def _fill_targets(i: int, example: Example, image: np.ndarray, size: int, superpixels: SuperpixelParams,
+                  saliency: list[np.ndarray | None] | None, positive: np.ndarray, has_positive: np.ndarray,
+                  negative: np.ndarray, box: np.ndarray, human: np.ndarray, objects: np.ndarray,
+                  ignored: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Write row ``i`` of the target arrays for one example; returns its first box in pixels at model size."""
+    loss_size = negative.shape[-1]
+    segmentation = compute_superpixels(image, superpixels) if example.negative or example.positive else None
+    if example.positive:
+        positive[i] = np.mean(np.asarray(example.positive, dtype=np.float32), axis=0) / 100.0
+        has_positive[i] = True
+    ignore = np.zeros(image.shape[:2], dtype=bool)
+    if example.negative:
+        segments = [segmentation.segment_at(x, y) for x, y in example.negative]
+        ignore |= segmentation.mask(segments, image.shape[:2])
+    for mask in example.ignore_masks:  # drawn at the full image's size, the image here is reduced
+        ignore |= resize_mask(mask, *ignore.shape)
+    if ignore.any():
+        negative[i] = resize_map(ignore.astype(np.float32), loss_size, loss_size) > 0.5
+    box[i] = box_mask(example.boxes, (loss_size, loss_size), unit=100)
+    given = saliency[i] if saliency is not None and saliency[i] is not None else example.saliency_mask()
+    human[i] = resize_map(given.astype(np.float32), loss_size, loss_size) if given is not None else box[i]
+    if given is not None:
+        exact = resize_map(given.astype(np.float32), size, size) > 0.5
+    elif example.boxes:
+        exact = box_mask(example.boxes, (size, size), unit=100)
+    else:
+        exact = None
+    if exact is not None:
+        objects[i], ignored[i] = exact, ~exact
+    elif example.positive:
+        objects[i] = resize_mask(grow_from_clicks(image, segmentation, example.positive), size, size)
+    ignored[i] |= resize_mask(ignore, size, size)
+    return box_pixels(example.boxes[0], (size, size), unit=100) if example.boxes else None
 
 

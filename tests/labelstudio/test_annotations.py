@@ -142,10 +142,10 @@ def test_an_accepted_ignore_outline_becomes_a_mask_and_heat_outlines_are_skipped
     parsed = parse_task(TASK, [_annotation([_choice("cat"), outline("Ignore", square), outline("Attention", square),
                                             outline("Ignore", [[1, 2]])])], CONFIG)
     [mask] = parsed.example.ignore_masks
-    assert mask.shape == (384, 512)  # the outline's shape, at most 512 px: the training resizes it to its image
+    assert mask.shape == (768, 1024)  # the outline's shape, at most MASK_SIDE: the training resizes it to its image
     rows, cols = np.nonzero(mask)
-    assert abs(cols.min() / 512 - 0.10) < 0.01 and abs(cols.max() / 512 - 0.40) < 0.01
-    assert abs(rows.min() / 384 - 0.20) < 0.01 and abs(rows.max() / 384 - 0.60) < 0.01
+    assert abs(cols.min() / 1024 - 0.10) < 0.01 and abs(cols.max() / 1024 - 0.40) < 0.01
+    assert abs(rows.min() / 768 - 0.20) < 0.01 and abs(rows.max() / 768 - 0.60) < 0.01
     assert any("3 to 10000 finite" in m for m in parsed.messages)
 
 
@@ -164,3 +164,49 @@ def test_label_roles_name_the_labels_of_a_template_in_another_language():
                         config)
     assert parsed.example.positive == [(25, 50)] and parsed.example.negative == [(80, 10)]
     assert config.digest != english.digest  # predictors and caches keyed by the config see the difference
+
+
+def _object(mask, region_id="o"):
+    height, width = mask.shape
+    return {"id": region_id, "from_name": "paint", "to_name": "image", "type": "brushlabels", "original_width": width,
+            "original_height": height, "value": {"format": "rle", "rle": mask2rle(mask), "brushlabels": ["Object"]}}
+
+
+def test_object_regions_declaring_different_sizes_still_make_one_object_mask():
+    """Once a poisoned journal: two valid regions of 64x64 and 32x48 made every later training run fail."""
+    first, second = np.zeros((64, 64), np.uint8), np.zeros((48, 32), np.uint8)
+    first[:32, :32] = 255
+    second[24:, 16:] = 255
+    ex = parse_task(TASK, [_annotation([_choice("cat"), _object(first, "a"), _object(second, "b")])], CONFIG).example
+    union = ex.saliency_mask()
+    assert union.shape == (64, 64) and union[:32, :32].all() and union[48:, 32:].all() and not union[:32, 40:].any()
+
+
+def test_brush_regions_are_budgeted_per_annotation_and_kept_small():
+    """30 regions each just under the per-region limit once cost gigabytes in one webhook."""
+    side = 300
+    regions = [dict(_brush(mask2rle(np.full((side, side), 255, np.uint8)), side, side), id=f"r{i}") for i in range(30)]
+    parsed = parse_task(TASK, [_annotation([_choice("cat"), *regions])], CONFIG, max_pixels=side * side)
+    from backend.labelstudio.annotations import BRUSH_BUDGET, MASK_SIDE
+
+    assert len(parsed.example.ignore_masks) == BRUSH_BUDGET and parsed.over_limits
+    assert sum("brush regions hold more than" in m for m in parsed.messages) == 30 - BRUSH_BUDGET
+    big = np.zeros((1500, 3000), np.uint8)
+    kept = parse_task(TASK, [_annotation([_choice("cat"), _brush(mask2rle(big), 3000, 1500)])], CONFIG).example
+    assert kept.ignore_masks[0].shape == (MASK_SIDE // 2, MASK_SIDE)
+
+
+@pytest.mark.parametrize("region", [
+    {"type": "where", "value": {}},  # once dispatched to a helper by its name: TypeError and a 500
+    {"type": "_where", "value": {}},
+    {"type": "read", "value": {}},
+    {"type": "keypointlabels", "value": {"x": 10, "y": 10, "keypointlabels": ["focus"]}, "image_rotation": [90]},
+])
+def test_region_types_and_values_no_reader_foresaw_are_reported_and_skipped(region):
+    parsed = parse_task(TASK, [_annotation([_choice("cat"), region])], CONFIG)
+    assert parsed.example.label == 0 and parsed.messages and not parsed.over_limits
+
+
+def test_messages_quote_at_most_a_little_of_what_the_annotator_sent():
+    parsed = parse_task(TASK, [_annotation([_choice("x" * 5_000_000)])], CONFIG)
+    assert parsed.messages and all(len(m) < 400 for m in parsed.messages)

@@ -423,3 +423,142 @@ def test_cloud_storage_refusals_are_clear(cloud, tmp_path):
     with pytest.raises(ImageError, match="HTTP 302"):  # exactly one redirect: the storage host's own is not followed
         roomy.load("s3://bucket/loop.png", task_id=3)
     assert all(token is None for _, token in seen["storage"])
+
+
+@pytest.fixture
+def trickling_headers():
+    """A stand-in Label Studio on 127.0.0.1 whose answers send the status line, then one header byte every 0.5 s:
+    ``/data/upload/...`` directly, ``/tasks/<id>/presign/`` after a presign redirect to its own ``/storage/``."""
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.path.startswith("/tasks/"):
+                self.send_response(303)
+                self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/storage/a.png")
+                self.end_headers()
+                return
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            self.wfile.flush()
+            for byte in b"X-Slow: " + b"a" * 200:
+                if stop.wait(0.5):
+                    return
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    stop.set()
+    server.shutdown()
+
+
+def test_the_deadline_also_cuts_a_server_that_trickles_its_headers(trickling_headers, tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "SLOW_HOSTS", images.HostBackoff(strikes=100))
+    settings = Settings(label_studio_url=trickling_headers, label_studio_api_key="k", image_timeout=1.0,
+                        model_dir=str(tmp_path))
+    for reference, task in (("/data/upload/1/a.png", None), ("s3://bucket/a.png", 7)):  # direct, behind a presign
+        started = time.monotonic()
+        with pytest.raises(ImageError, match="within IMAGE_TIMEOUT"):
+            ImageFetcher(settings.image_access).load(reference, task_id=task)
+        assert time.monotonic() - started < 2.0  # 200 header bytes at 2 a second: 100 s without the deadline
+
+
+@pytest.fixture
+def hanging_refresh():
+    """A stand-in Label Studio whose /api/token/refresh/ never answers; counts the exchanges it was asked for."""
+    asked: list[float] = []
+    stop = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            asked.append(time.monotonic())
+            stop.wait(30)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", asked
+    stop.set()
+    server.shutdown()
+
+
+def test_a_hanging_token_exchange_is_tried_once_per_pause_not_once_per_image(hanging_refresh):
+    url, asked = hanging_refresh
+    pat = _jwt({"token_type": "refresh", "exp": time.time() + 3600})
+    fetcher = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key=pat, image_timeout=0.5).image_access)
+    started = time.monotonic()
+    for request in range(2):  # two /predict requests of 8 tasks each
+        for task in range(8):
+            with pytest.raises(ImageError, match="personal access token"):
+                fetcher.load(f"/data/upload/1/{request}-{task}.png")
+    assert time.monotonic() - started < 2.0  # one time-out (0.5 s), not 16
+    assert len(asked) == 1
+
+
+def test_a_short_lived_access_token_is_reused_for_half_its_life(pat_server, monkeypatch):
+    from backend.labelstudio import auth
+
+    url, refreshes = pat_server
+    pat = _jwt({"token_type": "refresh", "exp": time.time() + 3600})
+    fetcher = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key=pat).image_access)
+    monkeypatch.setattr(auth, "EARLY", 400.0)  # the server's access tokens live 300 s: shorter than EARLY
+    for _ in range(5):
+        fetcher.load("/data/upload/1/a.png")
+    assert refreshes == [pat]
+
+
+def test_the_token_goes_to_a_tasks_presign_endpoint_and_no_other_tasks_path():
+    fetcher = ImageFetcher(Settings(label_studio_url="https://ls.example.org", label_studio_api_key="t").image_access,
+                           session=_NoNetwork())
+    for path in ("/tasks/1/", "/tasks/7/annotations/", "/tasks/7/presign/../annotations/", "/tasks/", "/tasks/x/presign/"):
+        with pytest.raises(ImageError, match="media paths"):
+            fetcher.load(f"https://ls.example.org{path}")
+    assert images._media("/tasks/7/presign") and images._media("/data/upload/1/a.png")
+
+
+def test_a_cached_image_serves_only_the_project_that_was_granted_it(cloud, tmp_path):
+    url, seen = cloud
+    settings = Settings(label_studio_url=url, label_studio_api_key="secret-token", model_dir=str(tmp_path))
+    ImageFetcher(settings.image_access, scope="1").load("s3://bucket/cat.png", task_id=7)
+    ImageFetcher(settings.image_access, scope="2").load("s3://bucket/cat.png", task_id=999)
+    assert [path.split("?")[0] for path, _ in seen["label_studio"]] == ["/tasks/7/presign/", "/tasks/999/presign/"]
+    ImageFetcher(settings.image_access, scope="2").load("s3://bucket/cat.png", task_id=999)  # now its own copy
+    assert len(seen["label_studio"]) == 2
+
+
+@pytest.mark.parametrize("reference, why", [
+    ("http://user@ls.example.org/data/upload/1/a.png", "user information"),
+    ("http://[::1/x.png", "malformed"),
+    ("javascript:alert(1)", "scheme"),
+    ("data:image/png;base64,AAAA", "scheme"),
+    ("http:///data/upload/1/a.png", "without a host"),
+    ("http://ls.example.org:99999/a.png", "malformed"),
+    ("/data/upload/a\x7f.png", "control character"),
+])
+def test_references_no_image_can_have_are_refused_before_anything_else(reference, why):
+    with pytest.raises(ImageError, match=why):
+        images.check_reference(reference)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "64:ff9b::a00:1", "2002:7f00:1::", "2002:c0a8:101::1",
+                                     "::ffff:127.0.0.1", "::7f00:1", "2001:0:4136:e378:8000:63bf:80ff:fffe",
+                                     "10.0.0.1", "fe80::1", "100.64.0.1"])
+def test_addresses_that_reach_private_ipv4_through_ipv6_are_not_public(address):
+    from backend.labelstudio.addresses import is_public
+
+    assert not is_public(address)
+
+
+def test_public_addresses_stay_public():
+    from backend.labelstudio.addresses import is_public
+
+    assert is_public("93.184.216.34") and is_public("2606:2800:220:1:248:1893:25c8:1946")
+    assert is_public("64:ff9b::5db8:d822") and is_public("2002:5db8:d822::1")  # NAT64 / 6to4 of a public IPv4

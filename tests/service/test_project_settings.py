@@ -24,6 +24,9 @@ def test_a_projects_model_card_overrides_the_environment_for_that_project_only(s
 @pytest.mark.parametrize("extra, message", [
     ({"TRAIN_LOSS": "magic"}, "TRAIN_LOSS"),
     ({"TRAIN_STEPS": "0"}, "TRAIN_STEPS"),
+    ({"TRAIN_STEPS": "1000000000"}, "TRAIN_STEPS"),  # would hold the only training slot for years
+    ({"QUEUE_BATCH_SIZE": str(10**12)}, "QUEUE_BATCH_SIZE"),
+    ({"TRAIN_EVERY": "inf"}, "TRAIN_EVERY"),
     ({"MODEL_PATH": "/etc/passwd"}, "cannot be set per project"),
     (["TRAIN_LOSS"], "JSON object"),
 ])

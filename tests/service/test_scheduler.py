@@ -70,6 +70,9 @@ def test_a_killed_run_leaves_no_half_version_and_the_next_run_recovers(env):
     while scheduler.is_running(8) and time.time() < deadline:
         time.sleep(0.05)
     assert scheduler.status(8)["state"] == "interrupted"
+    assert scheduler.status(8)["failures"] == 1  # counted at once, not when the next run starts
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'attention_backend_training_failures_total{project="8"} 1.0' in metrics
     assert _folder(settings).models.versions() == []
     client = create_app(settings).test_client()
     assert client.post("/webhook", json={"action": "START_TRAINING", "project": {"id": 8, "label_config": xml}}).json["status"] == "started"

@@ -72,3 +72,30 @@ def test_each_version_is_measured_on_held_out_annotations_beside_its_parent(env)
     assert folder_of(settings).version_chart.exists()  # the PNG people look at
     cards = create_app(settings).test_client().get("/versions?project=8").json["measured"]["8"]
     assert cards[0]["version"] == "v0001" and cards[0]["validation"] == manifest.metrics["validation"]
+
+
+def test_annotations_that_once_poisoned_the_journal_train(env):
+    """Two object regions declaring different sizes and a region type no reader knows, recorded through the
+    webhook: every later run used to fail in Example.saliency_mask or on the unknown type."""
+    import numpy as np
+    from label_studio_sdk.converter.brush import mask2rle
+
+    from backend.evaluation.annotators import click_event
+    from backend.http.server import create_app
+    from backend.labelstudio.config import LabelConfig
+
+    data, settings, xml = env
+    config = LabelConfig.parse(xml)
+    event = click_event(data, xml, 0, 8)
+    for width, height in ((64, 64), (32, 48)):
+        mask = np.zeros((height, width), np.uint8)
+        mask[: height // 2, : width // 2] = 255
+        event["annotation"]["result"].append(
+            {"id": f"o{width}", "type": "brushlabels", "from_name": config.brush_name, "original_width": width,
+             "original_height": height, "value": {"format": "rle", "rle": mask2rle(mask), "brushlabels": [config.saliency_label]}})
+    event["annotation"]["result"].append({"type": "where", "value": {}})
+    client = create_app(settings.updated(train_every=0)).test_client()
+    assert client.post("/webhook", json=event).status_code == 200
+    assert training_run.run_training(folder_of(settings), settings).manifest.annotation_count == 1
+    assert client.post("/webhook", json=click_event(data, xml, 1, 8)).status_code == 200  # a later good one
+    assert training_run.run_training(folder_of(settings), settings).manifest.annotation_count == 2

@@ -7,13 +7,22 @@ def test_project_keys():
 
 
 def test_distinct_ids_never_share_a_folder_or_leave_model_dir(tmp_path):
-    ids = ["..", "../../x", "a/b", "a_b", "项目", "__", "12.5", "12", "012", ".", "", "x" * 65, "x" * 64]
+    ids = ["..", "../../x", "a/b", "a_b", "项目", "__", "12.5", "12", "012", ".", "", "x" * 65, "x" * 64, None,
+           "default", project_key(".."), "ID-" + project_key("..")[3:]]  # an id that looks like another's folder
     keys = [project_key(i) for i in ids]
-    assert len(set(keys)) == len(ids) and project_key("") == "default"
+    assert len(set(keys)) == len(ids)
     for key in keys:
         assert "/" not in key and not key.startswith(".")
         assert ProjectDir(tmp_path, key).path.parent == tmp_path
-        assert project_key(key) == key  # a folder name maps to itself (ProjectDir.all)
+        assert ProjectDir.at(tmp_path, key).key == key  # a folder name is its own key (ProjectDir.all, the runner)
+
+
+def test_a_folder_name_that_could_leave_model_dir_is_refused(tmp_path):
+    import pytest
+
+    for name in ("..", ".hidden", "a/b", ""):
+        with pytest.raises(ValueError):
+            ProjectDir.at(tmp_path, name)
 
 
 def test_every_file_lives_in_the_projects_folder(tmp_path):

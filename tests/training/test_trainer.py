@@ -123,10 +123,12 @@ def test_rrr_moves_input_gradients_out_of_the_ignored_regions(biased, annotated)
         return float(input_gradient_share(score, inputs, boxes.ignore.float()).mean().detach())
 
     tuned, plain = copy.deepcopy(base), copy.deepcopy(base)
-    fine_tune(tuned, "small_cnn", boxes, TrainConfig(loss="rrr", steps=100, batch_size=16, unlabeled_batch=0))
+    fine_tune(tuned, "small_cnn", boxes, TrainConfig(loss="rrr", steps=100, batch_size=16, unlabeled_batch=0,
+                                                  guidance_weight=0.95, class_weight=0.05))
     fine_tune(plain, "small_cnn", boxes, TrainConfig(loss="ce", steps=100, batch_size=16, unlabeled_batch=0))
     assert share(tuned) < share(base) - 0.1
-    assert share(tuned) < share(plain) - 0.1  # the penalty, not fine-tuning as such (30 steps were too few to tell)
+    assert share(tuned) < share(plain) - 0.1  # the penalty, not fine-tuning as such (30 steps were too few to tell; the penalty leads the
+    # loss so that the gap to cross-entropy does not hang on how the session-wide base model came out)
 
 
 def test_last_layer_retraining_changes_only_the_head(biased, annotated):
