@@ -91,6 +91,7 @@ class Settings:
     model_cache_size: int = 8  # loaded models (project x labeling config) a worker keeps, least recently used leave first
     train: TrainConfig = TrainConfig()  # its cam_method and cam_layer always follow CAM_METHOD and CAM_LAYER
     train_max_concurrent: int = 1  # training runs at once across all projects; the others wait in line
+    train_threads: int = 0  # torch threads of a training run; 0: all cores but one, left to the web workers
     train_launcher: str = ""  # e.g. "torchrun --standalone --nproc-per-node 4": run training under it (DDP)
     sal_change_point: str = ""  # SAL on: "auto", a count ("40") or a fraction of the project's tasks ("0.2", "20%")
     train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
@@ -160,6 +161,12 @@ class Settings:
                            self.max_image_side, os.path.join(self.model_dir, IMAGE_CACHE_FOLDER),
                            self.image_cache_mb * 1024 * 1024)
 
+    @property
+    def training_threads(self) -> int:
+        """Torch threads for a training run: ``TRAIN_THREADS``, or all cores but one (at least one) so that a run
+        does not fight the web workers for every core (two OpenMP threads on two busy cores made a step 4x slower)."""
+        return self.train_threads or max(1, (os.cpu_count() or 2) - 1)
+
     def configure_logging(self) -> None:
         """Log to stderr at ``LOG_LEVEL`` with the process id (scripts and runner processes)."""
         logging.basicConfig(level=getattr(logging, self.log_level.upper(), logging.INFO),
@@ -228,7 +235,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "TRAIN_LR": (1e-12, 10), "TRAIN_STEPS": (1, 100_000), "TRAIN_BATCH_SIZE": (1, 4096),
     "TRAIN_UNLABELED_BATCH": (0, 4096), "TRAIN_GUIDANCE_WEIGHT": (0, 1000), "CYBORG_ALPHA": (0, 1),
     "TRAIN_CLASS_WEIGHT": (0, 1000), "TRAIN_SEED": (0, 2**32 - 1), "TRAIN_EVERY": (0, 1_000_000),
-    "TRAIN_MAX_CONCURRENT": (1, 64), "KEEP_VERSIONS": (1, 1000), "VALIDATION_SHARE": (0, 0.9),
+    "TRAIN_MAX_CONCURRENT": (1, 64), "TRAIN_THREADS": (0, 1024), "KEEP_VERSIONS": (1, 1000), "VALIDATION_SHARE": (0, 0.9),
     "QUEUE_BATCH_SIZE": (1, 100_000),
 }  # every number has both bounds: an "inf" or a typo'd exponent would hold a slot or a request for ever
 

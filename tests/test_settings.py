@@ -82,3 +82,13 @@ def test_switches_read_the_usual_words_and_refuse_others_by_name():
 def test_label_roles_come_from_comma_separated_names():
     roles = Settings.from_env({"FOCUS_LABELS": "Objet, Objekt", "IGNORE_LABELS": "fond", "OBJECT_LABELS": "sujet"}).label_roles
     assert roles.focus == ("objet", "objekt") and roles.ignore == ("fond",) and roles.object == ("sujet",)
+
+
+def test_a_training_run_leaves_a_core_to_the_web_workers_unless_told_otherwise(monkeypatch):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert Settings().training_threads == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert Settings().training_threads == 15
+    assert Settings.from_env({"TRAIN_THREADS": "3"}).training_threads == 3

@@ -18,13 +18,15 @@ VIEW_TITLE = "Attention queue"
 ANNOTATED_FILTER = {"conjunction": "and", "items": [
     {"filter": "filter:tasks:total_annotations", "operator": "greater", "type": "Number", "value": 0}]}
 CHUNK = 100  # predictions per import request: each answers in seconds even on a loaded Label Studio
+RETRIES = 4  # a request answered 429 (or 5xx, or cut) is asked again this often, after Retry-After or a back-off
 
 
 def connect(url: str, api_key: str, timeout: float = 60.0) -> LabelStudio:
-    """An SDK client; each request gives up after ``timeout`` seconds."""
+    """An SDK client; each request gives up after ``timeout`` seconds. A Label Studio that answers 429 is asked
+    again after its ``Retry-After`` (the SDK's back-off otherwise), ``RETRIES`` times."""
     if not url or not api_key:
         raise ValueError("LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are needed to talk to Label Studio")
-    return LabelStudio(base_url=url.rstrip("/"), api_key=api_key, timeout=timeout)
+    return LabelStudio(base_url=url.rstrip("/"), api_key=api_key, timeout=timeout, max_retries=RETRIES)
 
 
 def project_tasks(client: LabelStudio, project_id: int, annotated_only: bool = False) -> list[dict]:

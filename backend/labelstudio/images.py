@@ -36,6 +36,8 @@ CLOUD_SCHEMES = ("s3", "gs", "azure-blob")  # Label Studio's cloud storage URIs,
 SCHEMES = ("", "file", "http", "https", *CLOUD_SCHEMES)
 PRESIGN_PATH = "/tasks/{task}/presign/?fileuri={uri}"
 REDIRECTS = (301, 302, 303, 307, 308)
+TOO_MANY = 429
+RATE_LIMIT_RETRIES = 3  # 429s from Label Studio asked again after its Retry-After (or 0.5, 1, 2 s), within IMAGE_TIMEOUT
 MAX_URL_LENGTH = 4096
 MAX_IMAGE_PIXELS = 50_000_000  # default limit on decoded pixels of an image and of an annotation's brush region
 MAX_IMAGE_SIDE = 20_000  # default limit on an image's longer side (thin strips cost memory per row when resized)
@@ -230,11 +232,19 @@ class ImageFetcher:
                         headers["Authorization"] = self.auth.header(deadline)
                     except AuthError as exc:
                         raise ImageError(str(exc)) from None
-                status, location, data = self._get(parsed, hostname, headers, deadline, display, _presigns(parsed.path))
-                if location is not None:  # the one redirect of a presign answer
-                    data = self._signed(urljoin(url, location), deadline, display)
+                early = (*REDIRECTS, TOO_MANY) if _presigns(parsed.path) else (TOO_MANY,)
+                for attempt in range(RATE_LIMIT_RETRIES + 1):  # Label Studio asks for patience: back off, then ask again
+                    status, answer, data = self._get(parsed, hostname, headers, deadline, display, early)
+                    if status != TOO_MANY:
+                        break
+                    wait = _retry_after(answer.get("Retry-After"), attempt)
+                    if attempt == RATE_LIMIT_RETRIES or time.monotonic() + wait > deadline:
+                        raise ImageError(f"Label Studio kept answering {display} with HTTP 429 (too many requests)")
+                    time.sleep(wait)
+                if status in REDIRECTS:  # the one redirect of a presign answer
+                    data = self._signed(urljoin(url, answer.get("Location", "")), deadline, display)
             else:
-                status, _, data = self._get(parsed, public_address(hostname), {}, deadline, display)
+                data = self._get(parsed, public_address(hostname), {}, deadline, display)[2]
         except urllib3.exceptions.NewConnectionError as exc:  # refused: a subclass of urllib3's time-out, not one
             raise ImageError(f"cannot fetch {display}: {type(exc).__name__}") from None
         except (urllib3.exceptions.TimeoutError, DeadlineExceeded) as exc:
@@ -255,10 +265,11 @@ class ImageFetcher:
         return self._get(target, address, {}, deadline, display)[2]
 
     def _get(self, parsed: ParseResult, connect_to: str, headers: dict[str, str], deadline: float, display: str,
-             redirect: bool = False) -> tuple[int, str | None, bytes]:
-        """(status, redirect location or None, body) of a GET to ``connect_to`` (the checked address, or Label
-        Studio's host name), with the whole exchange, status line and headers included, cut off at ``deadline``
-        (TLS still verifies the host's name). A redirect is returned only with ``redirect``."""
+             early: tuple[int, ...] = ()) -> tuple[int, dict[str, str], bytes]:
+        """(status, answer headers, body) of a GET to ``connect_to`` (the checked address, or Label Studio's host
+        name), with the whole exchange, status line and headers included, cut off at ``deadline`` (TLS still verifies
+        the host's name). An answer with a status in ``early`` (a redirect to follow, a 429) comes back without its
+        body; any other but 200 is an ImageError."""
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         left = max(deadline - time.monotonic(), 1e-3)
         timeout = urllib3.Timeout(connect=left, read=left)
@@ -276,8 +287,8 @@ class ImageFetcher:
                 response = pool.urlopen("GET", target, redirect=False, headers={"Host": parsed.netloc, **headers},
                                         preload_content=False)
                 try:
-                    if redirect and response.status in REDIRECTS:
-                        return response.status, response.headers.get("Location", ""), b""
+                    if response.status in early:
+                        return response.status, dict(response.headers), b""
                     data = self._read_until(response.status, response, deadline, display)
                 finally:
                     response.release_conn()
@@ -287,7 +298,7 @@ class ImageFetcher:
                 raise
             if watchdog.fired:  # the socket was shut while the body was read: what came is cut short
                 raise DeadlineExceeded(display)
-            return response.status, None, data
+            return response.status, dict(response.headers), data
 
     def _read_until(self, status: int, body: urllib3.BaseHTTPResponse, deadline: float, display: str) -> bytes:
         """The body, read as it arrives, refused past MAX_IMAGE_BYTES or the deadline (a server sending one byte
@@ -357,6 +368,14 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
+
+
+def _retry_after(header: str | None, attempt: int) -> float:
+    """Seconds to wait after a 429: its ``Retry-After`` in seconds (at most 30), else 0.5 s doubling per attempt."""
+    try:
+        return min(30.0, max(0.0, float(header)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.5 * 2**attempt
 
 
 def _media(path: str) -> bool:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,14 @@ def _short(value: object) -> str:
 
 def _task_id(task: object, index: int) -> str:
     return _short(task.get("id")) if isinstance(task, dict) else str(index)
+
+
+@dataclass
+class Analysed:
+    """One task's model outputs (None when its image could not be read) and its Label Studio prediction."""
+
+    analysis: Analysis | None
+    prediction: dict
 
 
 class Predictor:
@@ -102,27 +111,34 @@ class Predictor:
                                self.project.key, len(tasks) - start, len(tasks), self.settings.predict_deadline)
                 predictions += [self._empty() for _ in tasks[start:]]
                 break
-            predictions += self._predict_batch(tasks[start:start + step])
+            predictions += [analysed.prediction for analysed in self.analyse(tasks[start:start + step])]
         queue = self._queue()
         for task, prediction in zip(tasks, predictions):
             if queue is not None and prediction["result"] and str(task.get("id")) in queue.scores:
                 prediction["score"] = queue.scores[str(task["id"])]
         return predictions
 
-    def _predict_batch(self, tasks: list[dict]) -> list[dict]:
+    def analyse(self, tasks: list[dict], with_predictions: bool = True) -> list[Analysed]:
+        """The one analysis path of a batch of tasks, for ``/predict`` and the queue's push alike: read each image,
+        run the model (and SAL's interpretability model), segment, and build the Label Studio prediction. One entry
+        per task, in order; an unreadable task has no analysis and an empty prediction. Without
+        ``with_predictions`` (scoring for ranking only) nothing is segmented or drawn."""
         readable = self.read_images(tasks)
         images = [picture.pixels for _, picture in readable]
-        predictions = [self._empty() for _ in tasks]
+        found = [Analysed(None, self._empty()) for _ in tasks]
         with ThreadPoolExecutor(1) as pool:  # segment while the model runs (both release the GIL)
-            segmented = [pool.submit(self._segments, picture) for _, picture in readable]
+            segmented = [pool.submit(self._segments, picture) if with_predictions else None for _, picture in readable]
             analyses = self.analyzer.analyze(images) if images else []
-        suggestions = self._suggested_saliency(images, analyses)
+        suggestions = self._suggested_saliency(images, analyses) if with_predictions else [None] * len(images)
         for (i, picture), analysis, suggestion, segments in zip(readable, analyses, suggestions, segmented):
+            found[i].analysis = analysis
+            if segments is None:
+                continue
             try:
-                predictions[i] = self.prediction_for(picture, analysis, suggestion, segments.result())
+                found[i].prediction = self.prediction_for(picture, analysis, suggestion, segments.result())
             except Exception as exc:  # one task's failure leaves the others answered
                 logger.error("task %s: no prediction: %s", _task_id(tasks[i], i), _short(exc))
-        return predictions
+        return found
 
     def preview(self, task: dict, context: dict) -> dict:
         """The regions an annotator's ignore clicks will train on: the superpixel under each click, segmented on the

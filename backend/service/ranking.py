@@ -60,7 +60,8 @@ def score_tasks(
     model: Predictor, tasks: list[dict], with_predictions: bool = False, progress: bool = True
 ) -> ScoredTasks:
     """Probabilities, 16x16 attention and embeddings for every readable task (cached per model version);
-    with ``with_predictions``, also each task's full pre-annotation (computed for every task).
+    with ``with_predictions``, also each task's full pre-annotation (computed for every task by
+    :meth:`Predictor.analyse`, the path ``/predict`` takes, so the queue's predictions are ``/predict``'s).
 
     Under ``torchrun`` each process scores every N-th task; all of them get the whole result and
     the first one writes the cache.
@@ -77,15 +78,14 @@ def score_tasks(
     bar = tqdm(total=len(todo), desc=f"scoring with {model.model_version}", unit="task", disable=not (progress and world.is_main))
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
-        readable = model.read_images(chunk)
-        if readable:
-            analyses = model.analyzer.analyze([picture.pixels for _, picture in readable])
-            small = downsample_maps(np.stack([a.attention for a in analyses]), POOL_ATTENTION_SIDE)
-            for (i, picture), analysis, attention in zip(readable, analyses, small):
-                task = chunk[i]
+        found = [(task, a) for task, a in zip(chunk, model.analyse(chunk, with_predictions)) if a.analysis is not None]
+        if found:
+            small = downsample_maps(np.stack([a.analysis.attention for _, a in found]), POOL_ATTENTION_SIDE)
+            for (task, analysed), attention in zip(found, small):
+                analysis = analysed.analysis
                 scored[str(task["id"])] = {"probabilities": analysis.probabilities, "attention": attention, "embeddings": analysis.embedding}
-                if with_predictions:
-                    predictions[task["id"]] = model.prediction_for(picture, analysis)
+                if with_predictions and analysed.prediction["result"]:
+                    predictions[task["id"]] = analysed.prediction
         bar.update(len(chunk))
     bar.close()
     for part, part_predictions in distributed.gather((scored, predictions), world):

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+import torch
+
 from backend.service.project_settings import for_project
 from backend.service.ranking import order_project
 from backend.service.scheduler import TrainingScheduler
@@ -91,6 +93,7 @@ def main(key: str, lock_fd: int, slot_fd: int) -> int:
     start whoever waits longest (this project again only when its new request is the oldest)."""
     settings = Settings.from_env()
     settings.configure_logging()
+    torch.set_num_threads(settings.training_threads)
     try:
         _run_once(ProjectDir.at(settings.model_dir, key), settings)
     finally:

@@ -562,3 +562,43 @@ def test_public_addresses_stay_public():
 
     assert is_public("93.184.216.34") and is_public("2606:2800:220:1:248:1893:25c8:1946")
     assert is_public("64:ff9b::5db8:d822") and is_public("2002:5db8:d822::1")  # NAT64 / 6to4 of a public IPv4
+
+
+@pytest.fixture
+def busy_label_studio():
+    """A stand-in Label Studio that answers 429 (Retry-After: 0.1) to the first ``busy[0]`` media requests."""
+    busy, asked = [2], []
+    body = _png(Image.new("RGB", (20, 10)))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            asked.append(self.path)
+            if len(asked) <= busy[0]:
+                self.send_response(429)
+                self.send_header("Retry-After", "0.1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", busy, asked
+    server.shutdown()
+
+
+def test_an_image_answered_429_is_fetched_again_after_retry_after(busy_label_studio):
+    url, busy, asked = busy_label_studio
+    fetcher = ImageFetcher(Settings(label_studio_url=url, label_studio_api_key="k", image_timeout=5).image_access)
+    assert fetcher.load("/data/upload/1/a.png").pixels.shape == (10, 20, 3) and len(asked) == 3
+    busy[0] = 100
+    started = time.monotonic()
+    with pytest.raises(ImageError, match="429"):
+        fetcher.load("/data/upload/1/b.png")
+    assert len(asked) == 3 + 1 + images.RATE_LIMIT_RETRIES and time.monotonic() - started < 2

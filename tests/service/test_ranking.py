@@ -30,3 +30,21 @@ def test_scores_are_cached_per_version_and_rank_a_queue(biased_project):
     assert pool.annotated.sum() == 2 and pool.labels[0] == 0 and pool.labels[1] == -1
     queue = build_queue(pool, scored.task_ids, "gmm", predictor.model_version, batch_size=4)
     assert len(queue.order) == 10 and not {100, 101} & set(queue.order) and queue.scores["100"] == 0.0
+
+
+def test_the_pushed_predictions_are_predict_s_region_for_region(biased_project):
+    """One analysis path: with SAL's interpretability model writing object suggestions, the queue's predictions
+    once lacked the Object region /predict returned for the same task and version."""
+    data, settings, xml = biased_project
+    predictor = PredictorCache(settings).get(2, xml)
+    predictor.interpretability = predictor.classifier  # SAL past its change point: suggestions on every task
+    tasks = _tasks(data, 4)
+    pushed = score_tasks(predictor, tasks, with_predictions=True, progress=False).predictions
+    answered = predictor.predict(tasks)
+    def regions(prediction):  # region ids are made afresh for every answer
+        return [{k: v for k, v in region.items() if k != "id"} for region in prediction["result"]]
+
+    for task, prediction in zip(tasks, answered):
+        assert regions(pushed[task["id"]]) == regions(prediction) and prediction["result"]
+        assert pushed[task["id"]]["model_version"] == prediction["model_version"]
+    assert any(r["from_name"] == predictor.label_config.brush_name for r in answered[0]["result"])
