@@ -22,36 +22,20 @@ def test_annotated_tasks_and_their_labels():
 
 def test_a_label_studio_that_answers_429_is_asked_again_after_a_back_off():
     import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from backend.labelstudio.client import connect
+    from tests.support.stand_in import QuietHandler, serving
 
     asked = []
 
-    class Busy(BaseHTTPRequestHandler):
+    class Busy(QuietHandler):
         def do_GET(self):  # noqa: N802
             asked.append(self.path)
             if len(asked) <= 2:
-                self.send_response(429)
-                self.send_header("Retry-After", "0.2")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = json.dumps({"id": 5, "title": "busy", "label_config": "<View/>"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                return self.answer(429, Retry_After="0.2")
+            self.answer(200, json.dumps({"id": 5, "title": "busy", "label_config": "<View/>"}).encode(),
+                        Content_Type="application/json")
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        project = connect(f"http://127.0.0.1:{server.server_port}", "token", timeout=5).projects.get(5)
-    finally:
-        server.shutdown()
+    with serving(Busy) as url:
+        project = connect(url, "token", timeout=5).projects.get(5)
     assert project.id == 5 and len(asked) == 3

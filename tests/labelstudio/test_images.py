@@ -10,6 +10,7 @@ from PIL import Image
 from backend.labelstudio import images
 from backend.labelstudio.images import Fit, ImageError, ImageFetcher, decode_image
 from backend.settings import Settings
+from tests.support.stand_in import QuietHandler, serving
 
 
 def _png(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
@@ -431,13 +432,10 @@ def trickling_headers():
     ``/data/upload/...`` directly, ``/tasks/<id>/presign/`` after a presign redirect to its own ``/storage/``."""
     stop = threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):  # noqa: N802
             if self.path.startswith("/tasks/"):
-                self.send_response(303)
-                self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/storage/a.png")
-                self.end_headers()
-                return
+                return self.answer(303, Location=f"http://127.0.0.1:{self.server.server_port}/storage/a.png")
             self.wfile.write(b"HTTP/1.1 200 OK\r\n")
             self.wfile.flush()
             for byte in b"X-Slow: " + b"a" * 200:
@@ -446,15 +444,9 @@ def trickling_headers():
                 self.wfile.write(bytes([byte]))
                 self.wfile.flush()
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    stop.set()
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url
+        stop.set()
 
 
 def test_the_deadline_also_cuts_a_server_that_trickles_its_headers(trickling_headers, tmp_path, monkeypatch):
@@ -474,20 +466,14 @@ def hanging_refresh():
     asked: list[float] = []
     stop = threading.Event()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):  # noqa: N802
             asked.append(time.monotonic())
             stop.wait(30)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", asked
-    stop.set()
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url, asked
+        stop.set()
 
 
 def test_a_hanging_token_exchange_is_tried_once_per_pause_not_once_per_image(hanging_refresh):
@@ -570,27 +556,13 @@ def busy_label_studio():
     busy, asked = [2], []
     body = _png(Image.new("RGB", (20, 10)))
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self):  # noqa: N802
             asked.append(self.path)
-            if len(asked) <= busy[0]:
-                self.send_response(429)
-                self.send_header("Retry-After", "0.1")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(429, Retry_After="0.1") if len(asked) <= busy[0] else self.answer(200, body)
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", busy, asked
-    server.shutdown()
+    with serving(Handler) as url:
+        yield url, busy, asked
 
 
 def test_an_image_answered_429_is_fetched_again_after_retry_after(busy_label_studio):
