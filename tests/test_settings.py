@@ -84,11 +84,8 @@ def test_label_roles_come_from_comma_separated_names():
     assert roles.focus == ("objet", "objekt") and roles.ignore == ("fond",) and roles.object == ("sujet",)
 
 
-def test_a_training_run_leaves_a_core_to_the_web_workers_unless_told_otherwise(monkeypatch):
-    import os
+def test_training_threads_follow_the_setting_else_torch():
+    import torch
 
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    assert Settings().training_threads == 1
-    monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    assert Settings().training_threads == 15
-    assert Settings.from_env({"TRAIN_THREADS": "3"}).training_threads == 3
+    assert Settings().training_threads == torch.get_num_threads()
+    assert Settings.from_env({"TRAIN_THREADS": "1"}).training_threads == 1
