@@ -139,13 +139,13 @@ def test_a_large_predict_answers_within_its_deadline(client, settings, label_con
 
     from backend.service.predictor import Predictor
 
-    slow = Predictor._predict_batch
+    slow = Predictor.analyse
 
-    def slower(self, tasks):
+    def slower(self, tasks, with_predictions=True):
         time.sleep(0.4)
-        return slow(self, tasks)
+        return slow(self, tasks, with_predictions)
 
-    monkeypatch.setattr(Predictor, "_predict_batch", slower)
+    monkeypatch.setattr(Predictor, "analyse", slower)
     client = create_app(settings.updated(predict_deadline=1, predict_batch_size=2)).test_client()
     tasks = [{"id": i, "data": {"image": f"/data/local-files/?d=images/test/{i % 16:05d}.png"}} for i in range(40)]
     started = time.monotonic()
