@@ -15,6 +15,7 @@ import numpy as np
 from backend.core.examples import Example, Point
 from backend.core.maps import resize_mask
 from backend.core.outlines import polygon_mask
+from backend.core.shorten import shorten
 from backend.labelstudio.brush_rle import RLEError, rle_to_alpha
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.images import MAX_IMAGE_PIXELS
@@ -29,8 +30,7 @@ QUOTED = 100  # characters of an annotator's value quoted in a message (answers 
 
 
 def _quote(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= QUOTED else f"{text[:QUOTED]}... ({len(text)} characters)"
+    return shorten(repr(value), QUOTED)
 
 
 @dataclass

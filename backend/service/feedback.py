@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backend.core.shorten import shorten
 from backend.labelstudio.annotations import parse_task
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.events import TRAINING_EVENTS
@@ -39,7 +40,7 @@ def admit_project(settings: Settings, folder: ProjectDir) -> None:
 
 def _answer(problems: list[str], **fields: Any) -> dict:
     """A webhook answer, with the annotation's problems (a few, shortened) when there are any."""
-    shown = [p if len(p) <= PROBLEM_CHARACTERS else p[:PROBLEM_CHARACTERS] + "..." for p in problems[:MAX_PROBLEMS]]
+    shown = [shorten(p, PROBLEM_CHARACTERS) for p in problems[:MAX_PROBLEMS]]
     if len(problems) > MAX_PROBLEMS:
         shown.append(f"... and {len(problems) - MAX_PROBLEMS} more")
     return fields | ({"problems": shown} if shown else {})

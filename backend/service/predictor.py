@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from backend.active.annotation_queue import Queue
+from backend.core.shorten import shorten
 from backend.core.superpixels import Superpixels, compute_superpixels
 from backend.labelstudio.annotations import context_clicks
 from backend.labelstudio.config import LabelConfig
@@ -43,8 +44,7 @@ LOGGED_CHARACTERS = 300  # a hostile reference must not write megabytes into the
 
 
 def _short(value: object) -> str:
-    text = str(value)
-    return text if len(text) <= LOGGED_CHARACTERS else text[:LOGGED_CHARACTERS] + f"... ({len(text)} characters)"
+    return shorten(str(value), LOGGED_CHARACTERS)
 
 
 def _task_id(task: object, index: int) -> str:
