@@ -5,16 +5,19 @@ Studio, and where that time goes.
 
 Starts the demo's stack (Label Studio and the backend on 127.0.0.1, ``--workdir`` fresh or reused), annotates the
 head of the queue (a focus click on the object, from the dataset's masks), waits until the backend has trained and
-pushed the next version, and prints JSON: seconds to the new queue, the training run's and the queue's phases from
-``train_status.json``, the bulk write rate and what it means for 100,000 tasks, and predictions per task.
+pushed the next version, and prints JSON: seconds to the new queue, the seconds of every stage of the run (sync,
+train, validate, publish, rank, push) from ``train_status.json``, the bulk write rate and what it means for 100,000 tasks, and predictions per task.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -29,13 +32,27 @@ from backend.storage.project_dir import ProjectDir  # noqa: E402
 from tests.support.demo_stack import TRAIN_EVERY, add_stack_options, stack_from  # noqa: E402
 
 
+@contextlib.contextmanager
+def _busy(count: int) -> Iterator[None]:
+    """``count`` processes that keep one core each busy (another job on the machine), stopped on exit."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_stack_options(parser, workdir=".bench-feedback", ls_port=8081, port=9091)
     parser.add_argument("--batch", type=int, default=TRAIN_EVERY, help="annotations made (the demo trains after this many)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the new queue")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="CPU-bound processes kept running beside the stack from the first annotation to the new queue")
     args = parser.parse_args()
-    with stack_from(args) as demo:
+    with stack_from(args) as demo, _busy(args.busy):
         client, project = demo.client, demo.project
         folder = ProjectDir(demo.settings.model_dir, project)
         before = read_json(folder.status, {}).get("queue_version", demo.queue.version)
@@ -60,18 +77,20 @@ def main() -> None:
         reached = time.time()
         counts = [len([p for p in (t.predictions or [])]) for t in client.tasks.list(project=project, fields="all")]
         manifest = folder.models.latest()
-        queue = status.get("queue_seconds", {})
+        stages = status.get("stages", {})
+        rate = stages.get("push", {}).get("tasks_per_second")
         report = {
             "tasks": len(counts),
             "annotations": len(head),
+            "busy_processes": args.busy,
             "seconds_to_new_queue": round(reached - annotated, 1),
             "waiting_for_the_run": round(status["started"] - annotated, 1),
-            "training_run": manifest.metrics.get("seconds"),
+            "run_until_published": manifest.metrics.get("seconds"),
             "train_steps": demo.settings.train.steps,
-            "queue": queue,
+            "stages": {name: stage.get("seconds") for name, stage in stages.items()},
             "label_studio_version": version,
-            "push_tasks_per_second": queue.get("push_tasks_per_second"),
-            "push_100k_tasks_minutes": round(100_000 / queue["push_tasks_per_second"] / 60, 1) if queue.get("push_tasks_per_second") else None,
+            "push_tasks_per_second": rate,
+            "push_100k_tasks_minutes": round(100_000 / rate / 60, 1) if rate else None,
             "predictions_per_task": [min(counts), max(counts)],
         }
         print(json.dumps(report, indent=1))

@@ -40,7 +40,8 @@ def parser() -> argparse.ArgumentParser:
                             f"(default: {defaults.strategies}; with --suite: {suite.strategy}, and the strategies named "
                             "here are compared with it on the --losses at each share, paired by seed)")
     found.add_argument("--losses", nargs="+", default=None,
-                       help=f"any of {', '.join(LOSSES)}; append /click, /box or /mask for the simulated annotation, :METHOD "
+                       help=f"any of {', '.join(LOSSES)}; append /click, /box or /mask for the simulated annotation, ~jtt to "
+                            "draw the labelled images the model starts wrong or least sure on as often as the rest, :METHOD "
                             "(gradcam, gradcam++, hirescam, cam) to rank and train with that attention method; or a SAL "
                             f"condition: {', '.join(SAL_CONDITIONS)} (default: {defaults.losses}, with --suite "
                             f"{suite.methods})")
@@ -63,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--kinds", nargs="+", default=suite.kinds, choices=CUE_KINDS, help="bias kinds of the suite")
     found.add_argument("--shares", nargs="+", type=float, default=suite.shares, help="shares of annotated images (suite)")
     found.add_argument("--bias", type=float, default=suite.bias, help="share of training images whose cue matches the class (suite)")
+    found.add_argument("--default", default=suite.default, help="the method the suite's verdict is about")
+    found.add_argument("--chosen-on", nargs="*", default=suite.chosen_on, choices=CUE_KINDS,
+                       help="kinds whose results were used to choose methods or settings; the others are reported as held out")
     found.add_argument("--arch", default=defaults.arch, help="architecture of the base model and oracle")
     found.add_argument("--image-size", type=int, default=defaults.image_size, help="model input size in px")
     found.add_argument("--train-images", type=int, default=1000, help="training images of a generated dataset")
@@ -81,6 +85,7 @@ def main() -> None:
                       train=replace(suite.sim.train, steps=args.steps or suite.sim.train.steps))
         cfg = SuiteConfig(kinds=args.kinds, methods=args.losses or suite.methods, shares=args.shares,
                           seeds=args.seeds or suite.seeds, train_images=args.train_images, bias=args.bias, sim=sim,
+                          default=args.default, chosen_on=args.chosen_on,
                           compared=args.strategies or [])
         started = time.perf_counter()
         write_suite_report(out, cfg, args.rows) if args.report else run_suite(out, cfg, saved=args.rows)

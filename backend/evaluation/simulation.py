@@ -59,6 +59,8 @@ ANNOTATOR_SEPARATOR = "/"  # "swap/box": the simulated person gives boxes instea
 SAL_CONDITIONS = ("sal", "sal_single", "frozen_teacher", "no_ai_saliency", "all_human", "no_saliency")
 TOPK_SUFFIX = "@topk"  # "gmm@topk": fill each batch by rank alone instead of per predicted class
 METHOD_SEPARATOR = ":"  # "click:hirescam": rank and train with that attention method (evaluation always uses "auto")
+REWEIGHT_SEPARATOR = "~"  # "auto~jtt": the labelled images' classification draws reweighted (backend/training/reweighting.py)
+# a full name: LOSS[/ANNOTATOR][~REWEIGHT][:METHOD]
 
 
 @dataclass
@@ -220,6 +222,7 @@ class Simulator:
         if loss in SAL_CONDITIONS:
             return self.run_sal(strategy, loss, seed)
         named, _, method = loss.partition(METHOD_SEPARATOR)
+        named, _, reweight = named.partition(REWEIGHT_SEPARATOR)
         loss_name, _, annotator = named.partition(ANNOTATOR_SEPARATOR)
         method = method or "auto"
         annotator = annotator or ANNOTATOR_OF_LOSS.get(loss_name.split("+")[0], "click")
@@ -238,7 +241,8 @@ class Simulator:
                 annotated[i] = True
             order = sorted(examples)
             data = prepare([examples[i] for i in order], [train.images[i] for i in order], cfg.image_size, self.superpixels)
-            fine_tune(model, cfg.arch, data, self._train_config(loss_name, seed * 1000 + round_, cfg.train.steps, method), extra=extra)
+            fine_tune(model, cfg.arch, data, replace(self._train_config(loss_name, seed * 1000 + round_, cfg.train.steps, method),
+                                                      reweight=reweight or "none"), extra=extra)
             test, shifted = self._evaluate(model)
             records.append(_records(strategy, loss, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
         return records

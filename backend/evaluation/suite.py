@@ -6,6 +6,10 @@ selection strategy (one round: the batch is chosen with the base model, then fin
 on the methods' cells: each further strategy runs every method with the same seeds in the same folder, so random's
 cells are the baseline they are paired with. Cells resume from ``OUT/<kind>/<share>/cells``; :func:`suite_table`
 and :func:`strategy_table` read whatever has finished.
+
+The verdict is about the default method, not the best row: a method picked per kind after seeing that kind's
+results would be tuned to what it is judged on. ``chosen_on`` names the kinds whose results any choice of method or
+setting has looked at; every other kind is reported as held out.
 """
 from __future__ import annotations
 
@@ -25,16 +29,25 @@ from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 logger = logging.getLogger(__name__)
 MAX_TEST_DROP = 0.02  # a method may cost at most this much in-distribution accuracy
 CONTROL_METHODS = ("ce",)  # cross-entropy only on the same selection; base, full mask and oracle come with every run
+CHOSEN_ON = ("patch", "background", "texture", "companion")  # kinds whose results the methods were chosen on
+# (cast, logo and scale were designed afterwards and never looked at for a choice)
+
+
+def goal(share: float) -> float:
+    """The share of the gap to the oracle the default method must close: 0.95 from 5% annotated, 0.90 below."""
+    return 0.95 if share >= 0.05 else 0.90
 
 
 @dataclass
 class SuiteConfig:
     kinds: list[str] = field(default_factory=lambda: list(CUE_KINDS))
-    methods: list[str] = field(default_factory=lambda: ["click", "box", "swap", "randomize", "rrr", "dfr", "swap+click"])
-    shares: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.10])
+    methods: list[str] = field(default_factory=lambda: ["auto", "auto~jtt", "swap", "swap~jtt"])
+    shares: list[float] = field(default_factory=lambda: [0.02, 0.05])
     seeds: int = 5
     train_images: int = 1000
-    bias: float = 1.0
+    bias: float = 0.97  # a cue-conflicting minority, as in real data; 1.0 is the harder row
+    default: str = "auto"  # the method the verdict is about (the product's TRAIN_LOSS default)
+    chosen_on: list[str] = field(default_factory=lambda: list(CHOSEN_ON))
     strategy: str = "random"
     compared: list[str] = field(default_factory=list)  # strategies compared with ``strategy`` on ``methods``
     sim: SimConfig = field(default_factory=lambda: SimConfig(train=replace(SimConfig().train, steps=600), rounds=1))
@@ -103,11 +116,16 @@ def _budget(share: float, cfg: SuiteConfig) -> int:
 
 def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
     """The suite as Markdown: a row per kind, share and method (controls first) with shifted accuracy (mean ± std
-    over seeds), gap closed against the oracle, the paired difference to cross-entropy, test accuracy and human
-    seconds; then per kind and share a verdict on the 90% goal."""
+    over seeds), gap closed against the oracle, the paired difference to cross-entropy, test accuracy and its change
+    from the base model, human seconds, and whether the kind was held out of every choice; then per kind and share
+    a verdict on the default method."""
     lines = [
-        "| kind | annotated | method | shifted acc | gap closed | minus ce, paired | test acc | human s | seeds |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"Training images tie the cue to the class with bias {cfg.bias:g}. Methods and settings were chosen on "
+        f"{', '.join(cfg.chosen_on) or 'no kind'}; held out of every choice: "
+        f"{', '.join(k for k in cfg.kinds if k not in cfg.chosen_on) or 'none'}.",
+        "",
+        "| kind | held out | annotated | method | shifted acc | gap closed | minus ce, paired | test acc | test change | human s | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     for kind in cfg.kinds:
@@ -117,9 +135,11 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
                 name = r["strategy"] if r["strategy"] in CONTROLS else r["loss"]
                 gap = f"{r['gap_closed']:.2f}" if np.isfinite(r["gap_closed"]) else ""
                 paired = signed_spread(r.get("vs_ce_mean", np.nan), r.get("vs_ce_std", np.nan))
-                lines.append(f"| {kind} | {share:.0%} | {name} | {r['shifted_accuracy']:.3f} ± {r['shifted_accuracy_std']:.3f} | "
-                             f"{gap} | {paired} | {r['test_accuracy']:.3f} | {r['annotation_seconds']:.0f} | {r['seeds']} |")
-            verdicts += _verdict(kind, share, [r for r in mine if r["strategy"] not in CONTROLS])
+                held_out = "no" if kind in cfg.chosen_on else "yes"
+                lines.append(f"| {kind} | {held_out} | {share:.0%} | {name} | {r['shifted_accuracy']:.3f} ± "
+                             f"{r['shifted_accuracy_std']:.3f} | {gap} | {paired} | {r['test_accuracy']:.3f} | "
+                             f"{-r['test_accuracy_drop']:+.3f} | {r['annotation_seconds']:.0f} | {r['seeds']} |")
+            verdicts += _verdict(kind, share, [r for r in mine if r["strategy"] not in CONTROLS], cfg)
     return "\n".join(lines) + "\n\n" + "\n".join(verdicts) + "\n"
 
 
@@ -167,19 +187,28 @@ def plot_suite(rows: list[dict[str, Any]], cfg: SuiteConfig, path: Path) -> bool
     return True
 
 
-def _verdict(kind: str, share: float, methods: list[dict[str, Any]]) -> list[str]:
-    """Whether the best method that kept in-distribution accuracy closed 90% of the gap to the oracle."""
-    kept = [r for r in methods if r["test_accuracy_drop"] <= MAX_TEST_DROP]  # a method must not trade one for the other
-    if methods and not kept:
-        return [f"- **{kind}** at {share:.0%}: every method lost more than {MAX_TEST_DROP} test accuracy."]
-    if not kept:
+def _verdict(kind: str, share: float, methods: list[dict[str, Any]], cfg: SuiteConfig) -> list[str]:
+    """Whether the default method closed the share's goal of the gap to the oracle while keeping in-distribution
+    accuracy (within ``MAX_TEST_DROP`` of the base model); the best other method is named beside it."""
+    if not methods:
         return []
-    best = max(kept, key=lambda r: r["shifted_accuracy"])
-    gap = best["gap_closed"]
-    met = np.isfinite(gap) and gap >= 0.9
-    return [f"- **{kind}** at {share:.0%}: best is `{best['loss']}` with shifted accuracy {best['shifted_accuracy']:.3f} ± "
-            f"{best['shifted_accuracy_std']:.3f}, gap closed {gap:.2f}: " +
-            ("the 90% goal is met." if met else "the 90% goal is NOT met.") + _accuracy_drops(methods)]
+    target = goal(share)
+    held = " (held out)" if kind not in cfg.chosen_on else ""
+    default = next((r for r in methods if r["loss"] == cfg.default), None)
+    if default is None:
+        line = f"- **{kind}**{held} at {share:.0%}: the default `{cfg.default}` did not run."
+    else:
+        gap, drop = default["gap_closed"], default["test_accuracy_drop"]
+        met = np.isfinite(gap) and gap >= target and drop <= MAX_TEST_DROP
+        reason = "" if met else (f" (test accuracy {-drop:+.3f})" if drop > MAX_TEST_DROP else "")
+        line = (f"- **{kind}**{held} at {share:.0%}: `{cfg.default}` reaches shifted accuracy {default['shifted_accuracy']:.3f} ± "
+                f"{default['shifted_accuracy_std']:.3f}, gap closed {gap:.2f}, test accuracy {-drop:+.3f}: the {target:.0%} goal is "
+                + ("met." if met else f"NOT met{reason}."))
+    kept = [r for r in methods if r["test_accuracy_drop"] <= MAX_TEST_DROP and r["loss"] != cfg.default]
+    if kept:
+        best = max(kept, key=lambda r: r["shifted_accuracy"])
+        line += f" Best other method that kept test accuracy: `{best['loss']}`, gap closed {best['gap_closed']:.2f}."
+    return [line + _accuracy_drops(methods)]
 
 
 def strategy_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:

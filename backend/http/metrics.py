@@ -8,7 +8,7 @@ write into the exposition text. Training state is read from ``MODEL_DIR`` at scr
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
@@ -29,6 +29,7 @@ class TrainingState:
     failures: int
     running: bool
     versions: int
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # the last run's stages (names from a fixed list)
 
 
 class _TrainingCollector:
@@ -40,12 +41,16 @@ class _TrainingCollector:
         failures = CounterMetricFamily(f"{PREFIX}training_failures", "Failed or killed training runs", labels=["project"])
         running = GaugeMetricFamily(f"{PREFIX}training_running", "1 while a run is in progress", labels=["project"])
         versions = GaugeMetricFamily(f"{PREFIX}model_versions", "Model versions kept on disk", labels=["project"])
+        stages = GaugeMetricFamily(f"{PREFIX}training_stage_seconds", "Seconds each stage of the last run took",
+                                   labels=["project", "stage"])
         for state in self.read():
+            for stage, seconds in state.stage_seconds.items():
+                stages.add_metric([state.project, stage], seconds)
             runs.add_metric([state.project], state.runs)
             failures.add_metric([state.project], state.failures)
             running.add_metric([state.project], float(state.running))
             versions.add_metric([state.project], state.versions)
-        yield from (runs, failures, running, versions)
+        yield from (runs, failures, running, versions, stages)
 
 
 class Metrics:

@@ -25,6 +25,7 @@ from backend.service.feedback import EventError, ProjectLimitError, admit_projec
 from backend.service.predictor import PredictorCache
 from backend.service.project_settings import save_extra_params
 from backend.service.scheduler import TrainingScheduler
+from backend.service.training_run import STAGES
 from backend.settings import Settings, SettingsError
 from backend.storage.project_dir import ProjectDir
 
@@ -75,8 +76,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         states = []
         for folder in ProjectDir.all(settings.model_dir):
             status = scheduler.status(folder)
+            stages = status.get("stages") if isinstance(status.get("stages"), dict) else {}
+            seconds = {name: float(stages[name]["seconds"]) for name in STAGES
+                       if isinstance(stages.get(name), dict) and isinstance(stages[name].get("seconds"), (int, float))}
             states.append(TrainingState(folder.key, int(status.get("runs", 0)), int(status.get("failures", 0)),
-                                        status["state"] == "running", len(folder.models.versions())))
+                                        status["state"] == "running", len(folder.models.versions()), seconds))
         return states
 
     metrics = Metrics(TRAINING_EVENTS, training_states)

@@ -62,11 +62,12 @@ class Analysed:
 class Predictor:
     """One project's classifier with its attention pre-annotations."""
 
-    def __init__(self, project: ProjectDir, label_config: LabelConfig, settings: Settings):
+    def __init__(self, project: ProjectDir, label_config: LabelConfig, settings: Settings,
+                 fetcher: ImageFetcher | None = None):
         self.project = project
         self.label_config = label_config
         self.settings = settings
-        self.fetcher = ImageFetcher(settings.image_access, scope=project.key)
+        self.fetcher = fetcher or ImageFetcher(settings.image_access, scope=project.key)
         self.classifier: Classifier | None = None
         self.newest_on_disk: str | None = None  # newest version on disk at setup (served unless unreadable)
         self.interpretability: Classifier | None = None  # SAL's second model, once it writes saliency
@@ -78,12 +79,13 @@ class Predictor:
     def model_version(self) -> str:
         return self.classifier.version if self.classifier else "unloaded"
 
-    def setup(self) -> None:
-        """Load the classifier (once per worker and model version)."""
+    def setup(self, classifier: Classifier | None = None) -> None:
+        """Load the classifier (once per worker and model version), or serve ``classifier`` as it is in memory (a
+        training run ranks with the model it has just trained and saved)."""
         latest = self.project.models.latest()
         self.newest_on_disk = latest.version if latest else None
         classes = self.label_config.classes
-        self.classifier = project_classifier(self.settings, self.project, classes)
+        self.classifier = classifier or project_classifier(self.settings, self.project, classes)
         s = self.settings
         self.analyzer = Analyzer(self.classifier.model, self.classifier.arch, self.classifier.image_size,
                                  resolve_device(s.device), s.predict_batch_size, s.cam_method, s.cam_layer)

@@ -100,6 +100,22 @@ def score_tasks(
     return ScoredTasks(known, predictions=predictions, **arrays)
 
 
+def rank(model: Predictor, tasks: list[dict], labels: dict[Any, int], strategy: str, batch_size: int, seed: int,
+         per_class: bool = True, with_predictions: bool = True, progress: bool = True) -> tuple[Queue, ScoredTasks]:
+    """Score ``tasks`` with ``model`` (with each task's /predict result when ``with_predictions``) and order the
+    unannotated ones by ``strategy``; ``labels``: the class of each annotated task."""
+    scored = score_tasks(model, tasks, with_predictions=with_predictions, progress=progress)
+    pool = scored.pool(annotated_ids(tasks), labels)
+    return build_queue(pool, scored.task_ids, strategy, model.model_version, batch_size, seed, per_class), scored
+
+
+def publish_queue(client: Any, project_id: int, model: Predictor, queue: Queue, predictions: dict[Any, dict],
+                  progress: bool = True) -> dict[str, float]:
+    """Keep the queue beside the model (``/predict`` scores by it) and push it with its predictions to Label Studio."""
+    save_queue(model.project, queue)
+    return push_queue(client, project_id, queue, predictions, progress=progress)
+
+
 def order_project(
     settings: Settings,
     project_id: int,
@@ -109,13 +125,12 @@ def order_project(
     similar_to: list[int] | None = None,
     per_class: bool = True,
     progress: bool = True,
-    labels: dict[Any, int] | None = None,
 ) -> Ordering:
-    """Rank the project's unannotated tasks with the served model; unless ``dry_run``, push the queue to Label Studio.
+    """Rank the project's unannotated tasks with the served model; unless ``dry_run``, push the queue to Label Studio
+    (the command-line path; a training run ranks with the model it just trained, see ``training_run``).
 
     ``similar_to``: task ids (e.g. corrected mistakes) whose nearest unannotated neighbours go to the head of the
-    queue; they are also returned as (task id, similarity). ``labels``: the class of each annotated task when the
-    caller has parsed the annotations already (a training run), else they are parsed here.
+    queue; they are also returned as (task id, similarity).
     """
     clock = _Clock()
     client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
@@ -123,15 +138,15 @@ def order_project(
     config = LabelConfig.parse(project.label_config, settings.label_roles)
     model = PredictorCache(settings).get(project_id, config)
     tasks = project_tasks(client, project_id)
+    labels = annotated_labels(tasks, config)
     clock.lap("read")
-    scored = score_tasks(model, tasks, with_predictions=not dry_run, progress=progress)
+    queue, scored = rank(model, tasks, labels, strategy, batch_size, settings.train.seed, per_class,
+                         with_predictions=not dry_run, progress=progress)
     clock.lap("score")
-    annotated = annotated_ids(tasks)
-    labels = annotated_labels(tasks, config) if labels is None else labels
-    pool = scored.pool(annotated, labels)
-    queue = build_queue(pool, scored.task_ids, strategy, model.model_version, batch_size, settings.train.seed, per_class)
     neighbours: list[tuple[int, float]] = []
     if similar_to:
+        annotated = annotated_ids(tasks)
+        pool = scored.pool(annotated, labels)
         index = {t: i for i, t in enumerate(scored.task_ids)}
         queries = [index[t] for t in similar_to if t in index]
         neighbours = [(scored.task_ids[i], s) for i, s in similar_tasks(pool, queries, batch_size, attention_weight=0.5)]
@@ -140,8 +155,7 @@ def order_project(
         queue = queue_from_order(queue.version, queue.strategy, front + rest, queue.utilities, sorted(annotated))
     clock.lap("rank")
     if not dry_run and distributed.current().is_main:
-        save_queue(model.project, queue)
-        pushed = push_queue(client, project_id, queue, scored.predictions, progress=progress)
+        pushed = publish_queue(client, project_id, model, queue, scored.predictions, progress=progress)
         clock.lap("push")
         clock.seconds["push_tasks_per_second"] = round(pushed["predictions"] / max(pushed["seconds"], 1e-9), 1)
     return Ordering(queue, neighbours, clock.seconds)

@@ -1,8 +1,8 @@
 """The training runner process: ``python -m backend.service.runner PROJECT LOCK_FD SLOT_FD``.
 
 It is started by :class:`~backend.service.scheduler.TrainingScheduler` holding the project's lock and a
-training slot, trains once, writes ``train_status.json`` and, with ``QUEUE_STRATEGY`` set, pushes a fresh
-annotation queue for the new version; then it gives the lock and the slot back and starts the runner of the
+training slot, runs one :class:`~backend.service.training_run.TrainingRun` (with ``QUEUE_STRATEGY`` set, its
+last stages push a fresh annotation queue for the new version), writes ``train_status.json`` from its stages; then it gives the lock and the slot back and starts the runner of the
 project that has waited longest. Training happens in this process or under ``TRAIN_LAUNCHER`` (e.g. torchrun).
 """
 from __future__ import annotations
@@ -20,9 +20,8 @@ from typing import Any
 import torch
 
 from backend.service.project_settings import for_project
-from backend.service.ranking import order_project
 from backend.service.scheduler import TrainingScheduler
-from backend.service.training_run import NothingToTrain, RunResult, run_training
+from backend.service.training_run import NothingToTrain, RunResult, StageReport, read_report, run_training
 from backend.settings import Settings
 from backend.storage.files import atomic_write_json
 from backend.storage.journal import AnnotationJournal
@@ -33,33 +32,32 @@ STATUS_TEXT = 500  # characters of an error kept in train_status.json
 
 
 def launch_training(project: ProjectDir, settings: Settings) -> RunResult:
-    """One training run: in this process, or under ``TRAIN_LAUNCHER`` as ``-m backend.service.training_run``."""
+    """One run through every stage: in this process, or under ``TRAIN_LAUNCHER`` as ``-m backend.service.training_run``,
+    whose first process writes the stage reports this reads back: the outcome is what the stages returned."""
     if not settings.train_launcher:
         return run_training(project, settings)
     if not AnnotationJournal(project).read()["tasks"] and not settings.label_studio_url:
         raise NothingToTrain(f"project {project.key}: no annotated task recorded")
-    before = project.models.latest()
+    project.run_report.unlink(missing_ok=True)
     command = [*shlex.split(settings.train_launcher), "-m", "backend.service.training_run", project.key]
     logger.info("project %s: launching %s", project.key, " ".join(command))
     completed = subprocess.run(command, env=dict(os.environ, **settings.to_env()), stdin=subprocess.DEVNULL)
+    reports = read_report(project)
+    failed = next((r for r in reports if r.outcome == "failed" and r.stage not in ("rank", "push")), None)
+    if failed is not None and failed.result.get("nothing_to_train"):
+        raise NothingToTrain(failed.error.partition(": ")[2])
+    published = next((r for r in reports if r.stage == "publish" and r.outcome == "done"), None)
     latest = project.models.latest()
-    if completed.returncode != 0 or latest is None or (before is not None and latest.version == before.version):
-        raise RuntimeError(f"'{settings.train_launcher}' exited with {completed.returncode} without a new version; "
-                           f"see {project.log.name}")
-    return RunResult(latest, labels=None)
+    if published is None or latest is None or latest.version != published.result.get("version"):
+        why = failed.error if failed is not None else f"exited with {completed.returncode}"
+        raise RuntimeError(f"'{settings.train_launcher}' published no version ({why}); see {project.log.name}")
+    return RunResult(latest, reports)
 
 
-def _reorder_queue(project: ProjectDir, settings: Settings, result: RunResult, status: dict[str, Any]) -> None:
-    """Push a fresh annotation queue for the new version when ``QUEUE_STRATEGY`` is set; failures do not fail training."""
-    if not settings.queue_strategy:
-        return
-    try:
-        ordering = order_project(settings, int(project.key), settings.queue_strategy, settings.queue_batch_size,
-                                 progress=False, labels=result.labels)
-        status.update(queue_version=ordering.queue.version, queue_error="", queue_seconds=ordering.seconds)
-    except Exception as exc:  # Label Studio unreachable, project gone: the model is saved all the same
-        logger.exception("project %s: could not re-order the Label Studio queue", project.key)
-        status.update(queue_error=f"{type(exc).__name__}: {exc}"[:STATUS_TEXT])
+def _record(status: dict[str, Any], reports: list[StageReport]) -> None:
+    """Each stage's outcome, seconds and result into ``train_status.json`` (for people and ``/metrics``)."""
+    status["stages"] = {r.stage: {"outcome": r.outcome, "seconds": r.seconds} | r.result | ({"error": r.error} if r.error else {})
+                        for r in reports}
 
 
 def _run_once(project: ProjectDir, settings: Settings) -> None:
@@ -70,6 +68,7 @@ def _run_once(project: ProjectDir, settings: Settings) -> None:
         status.update(failures=status.get("failures", 0) + 1, last_error="the previous run was interrupted (killed)")
     project.pending.unlink(missing_ok=True)
     status.update(state="running", started=time.time(), pid=os.getpid())
+    status.pop("stages", None)
     atomic_write_json(project.status, status)
     try:
         result = launch_training(project, settings)
@@ -82,7 +81,12 @@ def _run_once(project: ProjectDir, settings: Settings) -> None:
                       last_error=f"{type(exc).__name__}: {exc}"[:STATUS_TEXT])
     else:
         status.update(state="idle", runs=status.get("runs", 0) + 1, last_version=result.manifest.version, message="")
-        _reorder_queue(project, settings, result, status)
+        _record(status, result.reports)
+        if settings.queue_strategy:
+            status.update(queue_error=result.queue_error)
+            ranked = next((r for r in result.reports if r.stage == "rank" and r.outcome == "done"), None)
+            if ranked is not None and not result.queue_error:
+                status.update(queue_version=ranked.result["version"])
     status.update(finished=time.time())
     status.pop("pending", None)
     atomic_write_json(project.status, status)

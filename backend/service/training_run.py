@@ -1,36 +1,52 @@
-"""One training run of a project: Label Studio (or the journal) -> examples -> fine-tune -> a new version.
+"""One training run of a project as explicit stages: sync -> train -> validate -> publish -> rank -> push.
 
-``torchrun ... -m backend.service.training_run PROJECT`` runs it under DDP with the settings from the environment.
+A :class:`TrainingRun` holds what the stages share in memory: the Label Studio client and the project's tasks (read
+once), the labeling config (from Label Studio when it answers, else the one the webhooks recorded), the examples
+parsed once, their images, and the model just trained, which ranks the queue without being saved and loaded again.
+Each stage returns a typed result; the run's outcome is what they returned (see :func:`StageReport`).
+
+``torchrun ... -m backend.service.training_run PROJECT`` runs it under DDP with the settings from the environment;
+the first process writes the stage reports to ``run_report.json`` for the runner.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
 
+import numpy as np
 import torch
+from torch import nn
 
+from backend.core.examples import Example
 from backend.labelstudio.annotations import parse_task
-from backend.labelstudio.client import connect, project_tasks
+from backend.labelstudio.client import annotated_ids, connect, project_tasks
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.images import Fit, ImageError, ImageFetcher
 from backend.models.checkpoints import Manifest
+from backend.models.classifier import Classifier
 from backend.service.classifiers import project_classifier
+from backend.service.predictor import Predictor
+from backend.service.ranking import publish_queue, rank
 from backend.service.sal_training import train_sal
 from backend.service.version_chart import write_version_chart
 from backend.settings import Settings
+from backend.storage.files import atomic_write_json
 from backend.storage.journal import AnnotationJournal
 from backend.storage.project_dir import ProjectDir
 from backend.training import distributed
 from backend.training.trainer import fine_tune
-from backend.training.training_set import prepare
+from backend.training.training_set import TrainingSet, prepare
 from backend.training.validation import evaluate, holdout_split
 
 logger = logging.getLogger(__name__)
+STAGES = ("sync", "train", "validate", "publish", "rank", "push")
+ERROR_TEXT = 500  # characters of a stage's error kept in its report
 
 
 class NothingToTrain(RuntimeError):
@@ -38,106 +54,257 @@ class NothingToTrain(RuntimeError):
 
 
 @dataclass
+class Synced:
+    source: str  # label_studio | journal
+    tasks: int  # tasks read from Label Studio (0 from the journal)
+    annotated: int
+
+
+@dataclass
+class Trained:
+    examples: int
+    skipped: int  # annotated tasks left out: no usable annotation, unreadable image
+    metrics: dict[str, Any]
+
+
+@dataclass
+class Validated:
+    held_out: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Published:
+    version: str
+    parent: str
+
+
+@dataclass
+class Ranked:
+    version: str
+    strategy: str
+    scored: int
+    queue: int
+
+
+@dataclass
+class Pushed:
+    predictions: int
+    tasks_per_second: float
+
+
+@dataclass
+class StageReport:
+    """A stage's outcome (done, skipped or failed), its seconds and its result or error."""
+
+    stage: str
+    outcome: str
+    seconds: float
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+@dataclass
 class RunResult:
-    """The saved version and the class of each annotated task as this run parsed it (None when another process
-    trained), so that ranking after the run does not parse the annotations again."""
+    """The saved version (None when the run saved none) and the stage reports."""
 
-    manifest: Manifest
-    labels: dict[Any, int] | None
+    manifest: Manifest | None
+    reports: list[StageReport]
+
+    @property
+    def queue_error(self) -> str:
+        return next((r.error for r in self.reports if r.stage in ("rank", "push") and r.outcome == "failed"), "")
 
 
-def sync_from_label_studio(project: ProjectDir, settings: Settings) -> int | None:
-    """Refresh the journal with every annotation Label Studio holds for the project, when it can be reached.
+class TrainingRun:
+    """One run of one project; :meth:`run` takes it through :data:`STAGES`."""
 
-    Webhooks only tell about annotations made after they were added; Label Studio is the source of truth. When it
-    cannot be read, training goes on with the annotations recorded from webhooks. Only annotated tasks are read.
-    Returns the project's task count when it was read.
-    """
-    if not (settings.label_studio_url and settings.label_studio_api_key and project.key.isdigit()):
-        return None
-    try:
-        client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
-        tasks = project_tasks(client, int(project.key), annotated_only=True)
-        size = client.projects.get(int(project.key)).task_number
-    except Exception as exc:  # unreachable, auth, project deleted: keep what the webhooks recorded
-        logger.warning("project %s: could not read annotations from Label Studio (%s); using the recorded ones",
-                       project.key, type(exc).__name__)
-        return None
-    kept = AnnotationJournal(project).replace_tasks(tasks)
-    logger.info("project %s: %d annotated tasks read from Label Studio", project.key, kept)
-    return size
+    def __init__(self, project: ProjectDir, settings: Settings):
+        self.project, self.settings = project, settings
+        self.world = distributed.current()
+        self.fetcher = ImageFetcher(settings.image_access, scope=project.key)  # one fetcher and cache for both uses
+        self.client: Any = None
+        self.tasks: list[dict] | None = None  # the tasks read from Label Studio (all of them when a queue is kept)
+        self.task_count: int | None = None  # the project's size in Label Studio
+        self._record: dict[str, Any] = {}  # the journal after the sync
+        self.config: LabelConfig | None = None
+        self.base: Classifier | None = None
+        self.model: nn.Module | None = None
+        self.examples: list[Example] = []
+        self.images: list[np.ndarray] = []
+        self.labels: dict[Any, int] = {}
+        self.data: TrainingSet | None = None
+        self.held: list[int] = []
+        self.metrics: dict[str, Any] = {}
+        self.manifest: Manifest | None = None
+        self.predictor: Predictor | None = None
+        self.queue: Any = None
+        self.predictions: dict[Any, dict] = {}
+        self.reports: list[StageReport] = []
+        self.started = time.time()
+
+    def run(self) -> RunResult:
+        """Every stage in order. A failure before publishing fails the run (the served model stays); rank and push
+        failures are reported and leave the new version served."""
+        for stage in STAGES:
+            step: Callable[[], Any] = getattr(self, stage)
+            began = time.perf_counter()
+            try:
+                result = step()
+            except Exception as exc:
+                self.reports.append(StageReport(stage, "failed", round(time.perf_counter() - began, 3),
+                                                error=f"{type(exc).__name__}: {exc}"[:ERROR_TEXT]))
+                if stage in ("rank", "push"):
+                    logger.exception("project %s: could not re-order the Label Studio queue", self.project.key)
+                    break
+                raise
+            self.reports.append(StageReport(stage, "skipped" if result is None else "done",
+                                            round(time.perf_counter() - began, 3), asdict(result) if result else {}))
+        return RunResult(self.manifest, self.reports)
+
+    # -- stages ------------------------------------------------------------------------------------------------
+
+    def sync(self) -> Synced:
+        """Read the project once from Label Studio (its config and every task) and make the journal match its
+        annotations; when it cannot be read, go on with what the webhooks recorded."""
+        settings, key = self.settings, self.project.key
+        read = None
+        if self.world.is_main and settings.label_studio_url and settings.label_studio_api_key and key.isdigit():
+            try:
+                self.client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
+                project = self.client.projects.get(int(key))
+                tasks = project_tasks(self.client, int(key), annotated_only=not settings.queue_strategy)
+                read = (project.label_config, project.task_number, tasks)
+            except Exception as exc:  # unreachable, auth, project deleted: keep what the webhooks recorded
+                logger.warning("project %s: could not read Label Studio (%s); using the recorded annotations",
+                               key, type(exc).__name__)
+                self.client = None
+        read = next((part for part in distributed.gather(read, self.world) if part is not None), None)
+        journal = AnnotationJournal(self.project)
+        if read is not None:
+            label_config, self.task_count, self.tasks = read
+            if self.world.is_main:
+                journal.replace_tasks([t for t in self.tasks if t["id"] in annotated_ids(self.tasks)], label_config)
+        distributed.barrier(self.world)
+        record = journal.compact() if self.world.is_main else journal.read()  # each run folds the webhooks' log
+        distributed.barrier(self.world)
+        if not record.get("label_config"):
+            raise NothingToTrain(f"project {key}: no labeling config recorded yet")
+        self.config = LabelConfig.parse(record["label_config"], settings.label_roles)
+        self._record = record
+        return Synced("label_studio" if read is not None else "journal", len(self.tasks or []), len(record["tasks"]))
+
+    def train(self) -> Trained:
+        """Parse each annotated task once, read its image (through the image cache) and fine-tune a copy of the
+        served model; one unreadable or hostile task is skipped, never the run."""
+        settings, key = self.settings, self.project.key
+        if self.world.is_main:
+            self.project.models.clean_partial()
+        self.base = project_classifier(settings, self.project, self.config.classes)
+        fit = Fit.for_model(self.base.image_size, settings.superpixels)  # the same reduced images predict segments
+        skipped = 0
+        for entry in self._record["tasks"].values():
+            parsed = parse_task(entry["task"], entry["annotations"], self.config, settings.annotation_policy,
+                                settings.max_image_pixels)
+            for message in parsed.messages:
+                logger.warning("project %s: %.300s", key, message)
+            if parsed.example is None:
+                skipped += 1
+                continue
+            if parsed.example.label is not None:
+                self.labels[parsed.example.task_id] = parsed.example.label
+            try:
+                self.images.append(self.fetcher.load(parsed.example.image_url, fit, parsed.example.task_id).pixels)
+            except Exception as exc:  # one unreadable or hostile example never fails the run
+                logger.warning("project %s: task %.100s skipped: %.300s", key, parsed.example.task_id,
+                               exc if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}")
+                skipped += 1
+                continue
+            self.examples.append(parsed.example)
+        if not self.examples:
+            raise NothingToTrain(f"project {key}: no usable annotated task")
+        logger.info("project %s: training from %s on %d annotated tasks", key, self.base.version, len(self.examples))
+        if settings.sal_change_point:
+            size = self.task_count or len(self._record["tasks"])
+            self.model, self.metrics = train_sal(self.project, settings, self.examples, self.images, self.base, size)
+            return Trained(len(self.examples), skipped, self.metrics)
+        self.model = copy.deepcopy(self.base.model)
+        self.data = prepare(self.examples, self.images, self.base.image_size, settings.superpixels)
+        train_at, self.held = holdout_split([e.task_id for e in self.examples], settings.validation_share)
+        self.metrics = fine_tune(self.model, self.base.arch, self.data.subset(torch.tensor(train_at)), settings.train,
+                                 device=distributed.resolve_device(settings.device))
+        return Trained(len(self.examples), skipped, dict(self.metrics))
+
+    def validate(self) -> Validated | None:
+        """The same held-out tasks judge this version and its parent (skipped with too few examples, and under
+        SAL, whose runs judge themselves)."""
+        if not self.held or self.data is None:
+            return None
+        s, held = self.settings, self.data.subset(torch.tensor(self.held))
+        found = {"validation": evaluate(self.model, self.base.arch, held, s.cam_method, s.cam_layer),
+                 "validation_parent": evaluate(self.base.model, self.base.arch, held, s.cam_method, s.cam_layer)}
+        self.metrics |= found
+        return Validated(len(self.held), found)
+
+    def publish(self) -> Published:
+        """Save the version atomically (the first process); the served model changes only now."""
+        store = self.project.models
+        self.manifest = Manifest(
+            version=store.next_version(), arch=self.base.arch, classes=list(self.config.classes),
+            image_size=self.base.image_size, parent=self.base.version, annotation_count=len(self.examples),
+            metrics=self.metrics | {"seconds": round(time.time() - self.started, 2), "processes": self.world.size},
+        )
+        if self.world.is_main:
+            store.save({k: v.detach().cpu() for k, v in self.model.state_dict().items()}, self.manifest)
+            store.prune(self.settings.keep_versions)
+            write_version_chart(self.project)
+            logger.info("project %s: saved %s (parent %s) in %.1f s", self.project.key, self.manifest.version,
+                        self.base.version, time.time() - self.started)
+        distributed.barrier(self.world)
+        return Published(self.manifest.version, self.base.version)
+
+    def rank(self) -> Ranked | None:
+        """Score every task with the model just trained (no reload) through /predict's analysis and order the
+        queue with ``QUEUE_STRATEGY`` (skipped without one)."""
+        s = self.settings
+        if not s.queue_strategy:
+            return None
+        if self.tasks is None:
+            raise RuntimeError("the project's tasks could not be read from Label Studio: no new queue")
+        classifier = Classifier(self.model.eval(), self.base.arch, tuple(self.config.classes), self.base.image_size,
+                                self.manifest.version, "model_dir")
+        self.predictor = Predictor(self.project, self.config, s, fetcher=self.fetcher)
+        self.predictor.setup(classifier)
+        self.queue, scored = rank(self.predictor, self.tasks, self.labels, s.queue_strategy, s.queue_batch_size,
+                                  s.train.seed, with_predictions=True, progress=False)
+        self.predictions = scored.predictions
+        return Ranked(self.queue.version, s.queue_strategy, len(scored.task_ids), len(self.queue.order))
+
+    def push(self) -> Pushed | None:
+        """Write the queue and its predictions to Label Studio (the first process)."""
+        if self.queue is None or not self.world.is_main:
+            return None
+        pushed = publish_queue(self.client, int(self.project.key), self.predictor, self.queue, self.predictions,
+                               progress=False)
+        return Pushed(int(pushed["predictions"]), round(pushed["predictions"] / max(pushed["seconds"], 1e-9), 1))
 
 
 def run_training(project: ProjectDir, settings: Settings) -> RunResult:
-    """Fine-tune the project's current model on every annotation and save the result as a new version.
+    """One run of ``project`` through every stage (see :class:`TrainingRun`)."""
+    return TrainingRun(project, settings).run()
 
-    Under ``torchrun`` every process prepares the same examples and trains its share of each batch;
-    the first process reads Label Studio beforehand and saves the version.
-    """
-    started = time.time()
-    world = distributed.current()
-    project_size = sync_from_label_studio(project, settings) if world.is_main else None
-    distributed.barrier(world)
-    journal = AnnotationJournal(project).compact()  # each run folds the webhooks' log into the snapshot
-    if not journal.get("label_config"):
-        raise NothingToTrain(f"project {project.key}: no labeling config recorded yet")
-    config = LabelConfig.parse(journal["label_config"], settings.label_roles)
-    store = project.models
-    if world.is_main:
-        store.clean_partial()
-    base = project_classifier(settings, project, config.classes)
-    fetcher = ImageFetcher(settings.image_access, scope=project.key)
-    fit = Fit.for_model(base.image_size, settings.superpixels)  # the same reduced images predict segments
-    examples, images, labels = [], [], {}
-    for entry in journal["tasks"].values():
-        parsed = parse_task(entry["task"], entry["annotations"], config, settings.annotation_policy,
-                            settings.max_image_pixels)
-        for message in parsed.messages:
-            logger.warning("project %s: %.300s", project.key, message)
-        if parsed.example is None:
-            continue
-        if parsed.example.label is not None:
-            labels[parsed.example.task_id] = parsed.example.label
-        try:
-            images.append(fetcher.load(parsed.example.image_url, fit, parsed.example.task_id).pixels)
-        except Exception as exc:  # one unreadable or hostile example never fails the run
-            logger.warning("project %s: task %.100s skipped: %.300s", project.key, parsed.example.task_id,
-                           exc if isinstance(exc, ImageError) else f"{type(exc).__name__}: {exc}")
-            continue
-        examples.append(parsed.example)
-    if not examples:
-        raise NothingToTrain(f"project {project.key}: no usable annotated task")
-    logger.info("project %s: training from %s on %d annotated tasks", project.key, base.version, len(examples))
-    if settings.sal_change_point:
-        model, metrics = train_sal(project, settings, examples, images, base, project_size or len(journal["tasks"]))
-    else:
-        model = copy.deepcopy(base.model)
-        data = prepare(examples, images, base.image_size, settings.superpixels)
-        train_at, held_at = holdout_split([e.task_id for e in examples], settings.validation_share)
-        metrics = fine_tune(model, base.arch, data.subset(torch.tensor(train_at)), settings.train,
-                            device=distributed.resolve_device(settings.device))
-        if held_at:  # the same held-out tasks judge this version and its parent
-            held = data.subset(torch.tensor(held_at))
-            metrics |= {"validation": evaluate(model, base.arch, held, settings.cam_method, settings.cam_layer),
-                        "validation_parent": evaluate(base.model, base.arch, held, settings.cam_method, settings.cam_layer)}
-    manifest = Manifest(
-        version=store.next_version(),
-        arch=base.arch,
-        classes=list(config.classes),
-        image_size=base.image_size,
-        parent=base.version,
-        annotation_count=len(examples),
-        metrics=metrics | {"seconds": round(time.time() - started, 2), "processes": world.size},
-    )
-    if world.is_main:
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        store.save(state, manifest)
-        store.prune(settings.keep_versions)
-        write_version_chart(project)
-        logger.info("project %s: saved %s (parent %s) in %.1f s", project.key, manifest.version, base.version,
-                    time.time() - started)
-    distributed.barrier(world)
-    return RunResult(manifest, labels)
+
+def write_report(project: ProjectDir, reports: list[StageReport]) -> None:
+    """The stage reports of a run under ``TRAIN_LAUNCHER``, for the runner to read."""
+    atomic_write_json(project.run_report, [asdict(r) for r in reports])
+
+
+def read_report(project: ProjectDir) -> list[StageReport]:
+    """The stage reports the last launched run wrote ([] when it wrote none: it died before the end)."""
+    try:
+        return [StageReport(**r) for r in json.loads(project.run_report.read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
 
 
 def main(key: str) -> int:
@@ -145,9 +312,17 @@ def main(key: str) -> int:
     settings = Settings.from_env()
     settings.configure_logging()
     world = distributed.init(settings.device)
+    project = ProjectDir.at(settings.model_dir, key)
+    run = TrainingRun(project, settings)
     try:
-        run_training(ProjectDir.at(settings.model_dir, key), settings)
+        run.run()
+    except Exception as exc:
+        run.reports.append(StageReport("run", "failed", 0.0, error=f"{type(exc).__name__}: {exc}"[:ERROR_TEXT],
+                                       result={"nothing_to_train": isinstance(exc, NothingToTrain)}))
+        raise
     finally:
+        if world.is_main:
+            write_report(project, run.reports)
         distributed.close(world)
     return 0
 

@@ -128,10 +128,13 @@ class AnnotationJournal:
             self._write_snapshot(data)
             return data
 
-    def replace_tasks(self, tasks: list[dict]) -> int:
-        """Make the record match ``tasks`` (id, data, annotations) as Label Studio holds them; returns tasks kept."""
+    def replace_tasks(self, tasks: list[dict], label_config: str | None = None) -> int:
+        """Make the record match ``tasks`` (id, data, annotations) and, when given, the labeling config as Label
+        Studio holds them; returns tasks kept."""
         with file_lock(self._lock):
             data = self.read()
+            if label_config:
+                data["label_config"] = label_config
             data["tasks"] = {
                 str(t["id"]): {"task": {"id": t["id"], "data": t.get("data", {})}, "annotations": list(t["annotations"])}
                 for t in tasks

@@ -12,6 +12,7 @@
       sal_state.json             SAL's progress
       train.lock train.pending   the training runner's lock and its queued-run marker
       train_status.json training.log
+      run_report.json            the stage reports of the last run under TRAIN_LAUNCHER
       project_settings.json      the project's own settings from Label Studio's model extra_params
       versions.png               each version's held-out accuracy, pointing game, attention outside the box
 """
@@ -131,6 +132,11 @@ class ProjectDir:
     @property
     def status(self) -> Path:
         return self.path / "train_status.json"
+
+    @property
+    def run_report(self) -> Path:
+        """The stage reports of the last run under ``TRAIN_LAUNCHER`` (written by its first process)."""
+        return self.path / "run_report.json"
 
     @property
     def log(self) -> Path:

@@ -20,6 +20,7 @@ from backend.core.losses import GUIDANCE, GuidanceTargets, box_guidance, click_g
 from backend.models.architectures import architecture
 from backend.models.inference import model_cam
 from backend.training import distributed
+from backend.training.reweighting import REWEIGHTS, draw_weights, error_set
 from backend.training.training_set import TrainingSet
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class TrainConfig:
     cam_layer: str = ""
     batchnorm: str = "train"  # train: batch statistics (synchronised across GPUs under DDP); frozen: running statistics
     counterfactual_share: float = 0.75  # swap: share of the annotated images of a batch shown on another background
+    reweight: str = "none"  # jtt: the extra images the model starts wrong or least sure on fill half their draws
 
 
 def branch_cross_entropy(model: nn.Module, labels: torch.Tensor) -> torch.Tensor:
@@ -124,7 +126,15 @@ def fine_tune(
     torch.manual_seed(config.seed)
     if config.batchnorm not in BATCHNORM_MODES:
         raise ValueError(f"unknown batchnorm mode '{config.batchnorm}'; choose train or frozen")
-    model.to(device, memory_format=torch.channels_last).train()  # convolutions run ~1.4x faster this way on CPU
+    if config.reweight not in REWEIGHTS:
+        raise ValueError(f"unknown reweighting '{config.reweight}'; choose one of {REWEIGHTS}")
+    model.to(device, memory_format=torch.channels_last)  # convolutions run ~1.4x faster this way on CPU
+    draws = None  # sampling weights of the extra images (None: uniform)
+    if extra is not None and len(extra[1]) and config.reweight == "jtt":
+        errors = error_set(model, extra[0], extra[1])
+        draws = draw_weights(errors)
+        logger.info("reweighting: %d of %d labelled images in the inferred error set", int(errors.sum()), len(errors))
+    model.train()
     model.requires_grad_(True)
     batchnorms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if config.batchnorm == "frozen":
@@ -166,7 +176,11 @@ def fine_tune(
                 inputs[boxed], labels[boxed] = mixed, new_labels
         annotated = len(labels)
         if extra is not None and config.unlabeled_batch > 0 and len(extra[1]) > 0:
-            pick = distributed.shard(torch.randint(len(extra[1]), (config.unlabeled_batch,), generator=generator), world)
+            if draws is None:
+                pick = torch.randint(len(extra[1]), (config.unlabeled_batch,), generator=generator)
+            else:
+                pick = torch.multinomial(draws, config.unlabeled_batch, replacement=True, generator=generator)
+            pick = distributed.shard(pick, world)
             inputs, labels = torch.cat([inputs, extra[0][pick]]), torch.cat([labels, extra[1][pick]])
         if len(blanks):  # emptied backgrounds: no class to find, the prediction should say so
             inputs, labels = torch.cat([inputs, blanks]), torch.cat([labels, torch.full((len(blanks),), UNIFORM)])

@@ -121,7 +121,9 @@ def test_backend_reorders_the_queue_after_training(project):
     assert response.json["status"] == "started"
     status = TrainingScheduler(settings).wait(pid, timeout=300)
     assert status["last_version"] == "v0001" and status.get("queue_error") == "", status
-    assert status["queue_seconds"]["push"] > 0  # train_status.json says where the time went
+    assert set(status["stages"]) == {"sync", "train", "validate", "publish", "rank", "push"}, status
+    assert status["stages"]["push"]["seconds"] > 0 and status["stages"]["push"]["predictions"] == TASKS  # where the time went
+    assert status["stages"]["sync"]["source"] == "label_studio" and status["stages"]["rank"]["version"] == "v0001"
     assert client.projects.get(pid).model_version == "v0001"
     assert load_queue(ProjectDir(settings.model_dir, pid)).version == "v0001"
     assert np.isfinite(status["finished"])

@@ -7,7 +7,7 @@ from label_studio_sdk import LabelStudio
 from backend.http.server import create_app
 from backend.labelstudio.auth import LabelStudioAuth
 from backend.service.ranking import order_project
-from backend.service.training_run import sync_from_label_studio
+from backend.service.training_run import TrainingRun
 from backend.storage.project_dir import ProjectDir
 from tests.support.e2e import project_with_backend
 
@@ -46,7 +46,8 @@ def test_a_personal_access_token_works_with_legacy_tokens_off(stack, label_studi
         assert pat_client.projects.get(pid).model_version == ordering.queue.version
         pat_client.annotations.create(id=tasks[0].id, result=[{"from_name": "class", "to_name": "image", "type": "choices",
                                                                 "value": {"choices": ["vertical"]}}])
-        assert sync_from_label_studio(ProjectDir(mine.model_dir, pid), mine) == len(tasks)  # training's read
+        synced = TrainingRun(ProjectDir(mine.model_dir, pid), mine).sync()  # training's read
+        assert synced.source == "label_studio" and synced.annotated == 1
         assert token not in (tmp_path / "models").joinpath(str(pid), "annotations.json").read_text()
     finally:
         assert _jwt_settings(url, auth.header(), legacy_api_tokens_enabled=True).ok  # the other tests use the legacy token

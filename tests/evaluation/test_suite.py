@@ -12,7 +12,7 @@ def test_a_small_suite_runs_against_the_oracle_and_resumes(tmp_path):
     sim = SimConfig(train=replace(SimConfig().train, steps=3, batch_size=8, unlabeled_batch=8), rounds=1, image_size=32,
                     base_epochs=1)
     cfg = SuiteConfig(kinds=["patch", "texture"], methods=["swap", "rrr"], shares=[0.1], seeds=1, train_images=40, sim=sim,
-                      compared=["random", "entropy"])
+                      compared=["random", "entropy"], default="swap", chosen_on=["patch"])
     rows = run_suite(tmp_path, cfg, progress=False)
     for kind in cfg.kinds:
         names = {(r["strategy"], r["loss"]) for r in rows if r["kind"] == kind}
@@ -25,7 +25,9 @@ def test_a_small_suite_runs_against_the_oracle_and_resumes(tmp_path):
         assert np.isfinite(entropy["vs_random_mean"])  # paired with random's cell of the same seed
         assert not any(r["kind"] == kind and (r["strategy"], r["loss"]) == ("entropy", "ce") for r in rows)
     table = (tmp_path / "suite.md").read_text()
-    assert "| patch | 10% | oracle |" in table and "| texture | 10% | swap |" in table and "- **texture** at 10%: best is" in table
+    assert "| patch | no | 10% | oracle |" in table and "| texture | yes | 10% | swap |" in table
+    assert "- **texture** (held out) at 10%: `swap` reaches shifted accuracy" in table
+    assert "chosen on patch; held out of every choice: texture." in table
     main, strategies = table.split("| kind | share | method | strategy |")
     assert "entropy" not in main and "| texture | 10% | swap | entropy |" in strategies
     assert json.loads((tmp_path / "suite.json").read_text())[0]["kind"] == "patch"
@@ -44,10 +46,25 @@ def test_the_report_fills_what_the_cells_lack_from_an_earlier_runs_rows(tmp_path
                "test_accuracy_drop": 0.0, "vs_ce_mean": 0.5, "vs_ce_std": 0.1, "annotation_seconds": 480.0}
     saved = tmp_path / "earlier.json"
     saved.write_text(json.dumps([earlier, dict(earlier, share=0.02, shifted_accuracy=0.1)]))
-    cfg = SuiteConfig(kinds=["patch"], shares=[0.05])
+    cfg = SuiteConfig(kinds=["patch"], shares=[0.05], default="swap")
     rows = write_suite_report(tmp_path / "out", cfg, [saved])
     assert rows == [earlier, dict(earlier, share=0.02, shifted_accuracy=0.1)]
     table = (tmp_path / "out" / "suite.md").read_text()
-    assert "| patch | 5% | swap | 0.900 ± 0.010 | 0.90 | +0.500 ± 0.100 | 1.000 | 480 | 5 |" in table
-    assert "- **patch** at 5%: best is `swap` with shifted accuracy 0.900 ± 0.010, gap closed 0.90: the 90% goal is met." in table
+    assert "| patch | no | 5% | swap | 0.900 ± 0.010 | 0.90 | +0.500 ± 0.100 | 1.000 | -0.000 | 480 | 5 |" in table
+    assert ("- **patch** at 5%: `swap` reaches shifted accuracy 0.900 ± 0.010, gap closed 0.90, test accuracy -0.000: "
+            "the 95% goal is NOT met.") in table  # 0.90 of the gap is short of the 5% goal
     assert "| 2% |" not in table  # only the shares asked for
+
+
+def test_the_verdict_is_about_the_default_and_refuses_a_method_that_costs_test_accuracy(tmp_path):
+    row = {"kind": "scale", "share": 0.02, "strategy": "random", "seeds": 5, "annotations": 20, "shifted_accuracy": 0.95,
+           "shifted_accuracy_std": 0.01, "test_accuracy": 0.95, "gap_closed": 0.97, "test_accuracy_drop": 0.05,
+           "vs_ce_mean": 0.5, "vs_ce_std": 0.1, "annotation_seconds": 120.0}
+    saved = tmp_path / "rows.json"
+    saved.write_text(json.dumps([dict(row, loss="auto"), dict(row, loss="swap", gap_closed=0.92, test_accuracy_drop=0.0)]))
+    write_suite_report(tmp_path / "out", SuiteConfig(kinds=["scale"], shares=[0.02]), [saved])
+    table = (tmp_path / "out" / "suite.md").read_text()
+    assert "| scale | yes | 2% | auto |" in table and "| -0.050 |" in table
+    assert "- **scale** (held out) at 2%: `auto` reaches" in table
+    assert "the 90% goal is NOT met (test accuracy -0.050)." in table
+    assert "Best other method that kept test accuracy: `swap`, gap closed 0.92." in table

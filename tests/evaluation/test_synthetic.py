@@ -92,3 +92,53 @@ def test_the_unbiased_split_does_not_change_the_others(tmp_path):
     for name in ("00000", "00005"):
         assert (a / "images/train" / f"{name}.png").read_bytes() == (b / "images/train" / f"{name}.png").read_bytes()
     assert len(load_dataset(b).splits["train_unbiased"]) == 5
+
+
+def _drawn(cue, label, cue_class, seed=0, size=64):
+    from backend.evaluation.synthetic import draw_sample
+
+    return draw_sample(np.random.default_rng(seed), BiasSpec(size=size, cue=cue), label, cue_class)
+
+
+def test_a_cast_tints_only_the_objects_surroundings():
+    from scipy.ndimage import binary_dilation
+
+    for cue_class in (0, 1):
+        image, mask, _ = _drawn("cast", 0, cue_class)
+        halo = binary_dilation(mask, iterations=3) & ~mask
+        far = ~binary_dilation(mask, iterations=20)
+        colour = PALETTE[cue_class]
+        distance = lambda where: np.abs(image[where].astype(float) - colour).sum(1).mean()  # noqa: E731
+        assert distance(halo) + 40 < distance(far)  # nearer the cue colour beside the object than far from it
+
+
+def test_a_logo_sits_on_a_corner_of_the_box_outside_the_object_and_differs_by_class():
+    from backend.evaluation.synthetic import GLYPHS, _glyph
+
+    assert len({g for g in GLYPHS}) == len(GLYPHS)
+    yy, xx = np.mgrid[0:64, 0:64]
+    mask = ((yy - 32) / 12) ** 2 + ((xx - 30) / 10) ** 2 <= 1
+    box = (20, 20, 41, 45)
+    shapes = set()
+    for k, glyph in enumerate(GLYPHS):
+        region = _glyph(np.random.default_rng(k), glyph, 64, mask, box)
+        rows, cols = np.nonzero(region)
+        assert region.sum() >= 6 and not (region & mask).any()
+        corners = [(y, x) for y in (box[1], box[3]) for x in (box[0], box[2])]
+        assert min(abs(rows.mean() - y) + abs(cols.mean() - x) for y, x in corners) < 8  # on a corner of the box
+        shapes.add(region[rows.min():rows.max() + 1, cols.min():cols.max() + 1].tobytes())
+    assert len(shapes) == len(GLYPHS)
+
+
+def test_scale_ties_the_objects_size_to_the_cue_class():
+    small = [_drawn("scale", 0, 0, seed)[1].sum() for seed in range(8)]
+    large = [_drawn("scale", 0, 1, seed)[1].sum() for seed in range(8)]
+    assert max(small) < min(large)
+
+
+@pytest.mark.parametrize("cue", ["cast", "logo", "scale"])
+def test_the_held_out_kinds_write_datasets_with_their_masks(tmp_path, cue):
+    data = load_dataset(write_dataset(tmp_path / cue, BiasSpec(size=48, train=6, val=1, test=2, shifted=2, cue=cue, bias=0.97)))
+    for sample in data.splits["train"]:
+        mask = np.asarray(Image.open(sample.mask)) > 0
+        assert 0.02 < mask.mean() < 0.5

@@ -39,7 +39,12 @@ def test_webhook_queues_background_training_and_the_new_version_serves(env):
     assert manifest.parent.startswith("base-small_cnn-") and manifest.annotation_count == 1
     assert manifest.metrics["steps"] == 5
     assert _predict_version(client, xml) == "v0001"
-    assert 'attention_backend_training_runs_total{project="8"} 1.0' in client.get("/metrics").get_data(as_text=True)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'attention_backend_training_runs_total{project="8"} 1.0' in metrics
+    assert 'attention_backend_training_stage_seconds{project="8",stage="train"}' in metrics  # each stage of the last run
+    assert set(status["stages"]) == {"sync", "train", "validate", "publish", "rank", "push"}
+    assert status["stages"]["publish"] == {"outcome": "done", "seconds": status["stages"]["publish"]["seconds"],
+                                           "version": "v0001", "parent": manifest.parent}
 
 
 def test_webhook_storm_queues_one_run_and_predict_keeps_answering(env):
@@ -91,7 +96,7 @@ def test_a_failing_run_reports_and_keeps_serving(env, monkeypatch):
     broken = settings.updated(train_launcher="false")  # the runner process fails to train
     TrainingScheduler(broken).request(8)
     status = TrainingScheduler(broken).wait(8, timeout=120)
-    assert status["state"] == "failed" and status["failures"] == 1 and "'false' exited with 1" in status["last_error"]
+    assert status["state"] == "failed" and status["failures"] == 1 and "'false' published no version (exited with 1)" in status["last_error"]
     assert _folder(settings).models.latest().version == before.version
     assert 'training_failures_total{project="8"} 1.0' in client.get("/metrics").get_data(as_text=True)
 

@@ -21,8 +21,11 @@ def test_training_goes_on_when_label_studio_cannot_be_reached(env, caplog):
         result = training_run.run_training(folder_of(settings), hung)
     manifest = result.manifest
     silent.close()
-    assert manifest.version == "v0001" and manifest.annotation_count == 1 and result.labels == {0: 0}
-    assert "could not read annotations from Label Studio" in caplog.text and "never-logged-token" not in caplog.text
+    assert manifest.version == "v0001" and manifest.annotation_count == 1
+    stages = {r.stage: r for r in result.reports}
+    assert stages["sync"].outcome == "done" and stages["sync"].result["source"] == "journal"  # what the webhooks recorded
+    assert [stages[s].outcome for s in ("train", "publish", "rank", "push")] == ["done", "done", "skipped", "skipped"]
+    assert "could not read Label Studio" in caplog.text and "never-logged-token" not in caplog.text
     assert time.time() - started < 60
 
 
@@ -99,3 +102,66 @@ def test_annotations_that_once_poisoned_the_journal_train(env):
     assert training_run.run_training(folder_of(settings), settings).manifest.annotation_count == 1
     assert client.post("/webhook", json=click_event(data, xml, 1, 8)).status_code == 200  # a later good one
     assert training_run.run_training(folder_of(settings), settings).manifest.annotation_count == 2
+
+
+def test_one_run_reads_label_studio_once_ranks_with_the_model_it_trained_and_pushes_predict_s_results(env, monkeypatch):
+    """Sync -> train -> validate -> publish -> rank -> push: Label Studio read once (config and tasks), the served
+    model loaded once (the trained one ranks from memory), and the pushed predictions are /predict's for the same
+    version."""
+    from types import SimpleNamespace
+
+    from backend.evaluation.annotators import click_event
+    from backend.http.server import create_app
+    from backend.service import classifiers
+
+    data, settings, xml = env
+    settings = settings.updated(label_studio_url="http://127.0.0.1:9", label_studio_api_key="stand-in-token",
+                                queue_strategy="entropy", queue_batch_size=4)
+    annotated = click_event(data, xml, 0, 8)
+    tasks = [{"id": annotated["task"]["id"], "data": annotated["task"]["data"], "annotations": [annotated["annotation"]]}]
+    tasks += [{"id": 100 + i, "data": {"image": f"/data/local-files/?d=images/test/{i:05d}.png"}, "annotations": []}
+              for i in range(6)]
+    calls = {"connect": 0, "tasks": 0, "loads": 0}
+    project = SimpleNamespace(label_config=xml, task_number=len(tasks))
+    client = SimpleNamespace(projects=SimpleNamespace(get=lambda pid: project))
+
+    def connect(*args):
+        calls["connect"] += 1
+        return client
+
+    def read_tasks(given, pid, annotated_only=False):
+        calls["tasks"] += 1
+        assert given is client and pid == 8 and not annotated_only  # the queue needs every task
+        return tasks
+
+    loaded = classifiers.project_classifier
+
+    def load(*args):
+        calls["loads"] += 1
+        return loaded(*args)
+
+    pushed = {}
+    monkeypatch.setattr(training_run, "connect", connect)
+    monkeypatch.setattr(training_run, "project_tasks", read_tasks)
+    monkeypatch.setattr(training_run, "project_classifier", load)
+    monkeypatch.setattr("backend.service.predictor.project_classifier", load)
+    monkeypatch.setattr(training_run, "publish_queue",
+                        lambda c, pid, model, queue, predictions, progress: pushed.update(queue=queue, predictions=predictions)
+                        or {"predictions": len(predictions), "seconds": 0.5})
+    result = training_run.run_training(folder_of(settings), settings)
+    stages = {r.stage: r for r in result.reports}
+    assert [r.stage for r in result.reports] == list(training_run.STAGES)
+    assert all(r.outcome == "done" for r in result.reports if r.stage != "validate"), result.reports
+    assert calls == {"connect": 1, "tasks": 1, "loads": 1}
+    assert stages["sync"].result == {"source": "label_studio", "tasks": 7, "annotated": 1}
+    assert stages["rank"].result["version"] == "v0001" and stages["rank"].result["scored"] == 7
+    assert stages["push"].result["predictions"] == 7 and stages["push"].result["tasks_per_second"] == 14.0
+    assert pushed["queue"].version == "v0001" and 0 not in pushed["queue"].order  # the annotated task is not queued
+    served = create_app(settings.updated(label_studio_url="", label_studio_api_key="")).test_client()
+    answer = served.post("/predict", json={"tasks": [{"id": t["id"], "data": t["data"]} for t in tasks[1:]], "project": 8,
+                                           "label_config": xml}).json
+    assert answer["model_version"] == "v0001"
+    for task, expected in zip(tasks[1:], answer["results"]):
+        got = pushed["predictions"][task["id"]]
+        drop_id = lambda regions: [{k: v for k, v in r.items() if k != "id"} for r in regions]  # noqa: E731 (fresh per answer)
+        assert drop_id(got["result"]) == drop_id(expected["result"]), task["id"]  # region for region

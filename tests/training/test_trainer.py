@@ -193,3 +193,21 @@ def test_last_layer_retraining_does_not_learn_the_cue_reversed(biased, annotated
     with torch.no_grad():
         predicted = tuned(to_batch(data.images("test"), 64)).argmax(1).numpy()
     assert (predicted == np.asarray(data.labels("test"))).mean() > 0.9
+
+
+def test_jtt_reweighting_draws_the_error_set_and_unknown_reweighting_is_refused(biased, annotated, monkeypatch):
+    from backend.training import trainer
+
+    data, model = biased
+    clicks, _, extra = annotated
+    seen = []
+    monkeypatch.setattr(trainer, "error_set", lambda m, inputs, labels: seen.append(len(labels)) or torch.arange(len(labels)) < 4)
+    drawn = []
+    multinomial = torch.multinomial
+    monkeypatch.setattr(trainer.torch, "multinomial", lambda w, *a, **k: drawn.append(w) or multinomial(w, *a, **k))
+    fine_tune(copy.deepcopy(model), "small_cnn", clicks, TrainConfig(loss="ce", steps=2, batch_size=8, unlabeled_batch=8,
+                                                                     reweight="jtt"), extra=extra)
+    assert seen == [len(extra[1])] and len(drawn) == 2
+    assert drawn[0][:4].sum().item() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="reweighting"):
+        fine_tune(copy.deepcopy(model), "small_cnn", clicks, TrainConfig(loss="ce", steps=1, reweight="sometimes"), extra=extra)
