@@ -17,8 +17,6 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
-import torch
-
 from backend.active import STRATEGIES
 from backend.core.cam import ATTENTION
 from backend.core.cam import METHODS as CAM_METHODS
@@ -93,7 +91,7 @@ class Settings:
     model_cache_size: int = 8  # loaded models (project x labeling config) a worker keeps, least recently used leave first
     train: TrainConfig = TrainConfig()  # its cam_method and cam_layer always follow CAM_METHOD and CAM_LAYER
     train_max_concurrent: int = 1  # training runs at once across all projects; the others wait in line
-    train_threads: int = 0  # torch threads of a training run; 0: torch's own choice (every core)
+    train_threads: int = 0  # torch threads of a training run; 0: one per core other work leaves free at its start
     train_launcher: str = ""  # e.g. "torchrun --standalone --nproc-per-node 4": run training under it (DDP)
     sal_change_point: str = ""  # SAL on: "auto", a count ("40") or a fraction of the project's tasks ("0.2", "20%")
     train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
@@ -162,13 +160,6 @@ class Settings:
                            self.allowed_image_hosts, self.max_image_pixels, self.max_image_bytes, self.image_timeout,
                            self.max_image_side, os.path.join(self.model_dir, IMAGE_CACHE_FOLDER),
                            self.image_cache_mb * 1024 * 1024)
-
-    @property
-    def training_threads(self) -> int:
-        """Torch threads for a training run: ``TRAIN_THREADS``, else torch's own choice. On a CPU that other work
-        keeps busy, fewer threads than cores keep OpenMP threads from waiting on each other; on an idle one every
-        core is faster (measured on 2 cores: 30 steps took 68 s with one thread, 39 s with two)."""
-        return self.train_threads or torch.get_num_threads()
 
     def configure_logging(self) -> None:
         """Log to stderr at ``LOG_LEVEL`` with the process id (scripts and runner processes)."""

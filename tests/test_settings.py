@@ -82,10 +82,3 @@ def test_switches_read_the_usual_words_and_refuse_others_by_name():
 def test_label_roles_come_from_comma_separated_names():
     roles = Settings.from_env({"FOCUS_LABELS": "Objet, Objekt", "IGNORE_LABELS": "fond", "OBJECT_LABELS": "sujet"}).label_roles
     assert roles.focus == ("objet", "objekt") and roles.ignore == ("fond",) and roles.object == ("sujet",)
-
-
-def test_training_threads_follow_the_setting_else_torch():
-    import torch
-
-    assert Settings().training_threads == torch.get_num_threads()
-    assert Settings.from_env({"TRAIN_THREADS": "1"}).training_threads == 1

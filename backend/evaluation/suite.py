@@ -138,7 +138,7 @@ def suite_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
                 held_out = "no" if kind in cfg.chosen_on else "yes"
                 lines.append(f"| {kind} | {held_out} | {share:.0%} | {name} | {r['shifted_accuracy']:.3f} ± "
                              f"{r['shifted_accuracy_std']:.3f} | {gap} | {paired} | {r['test_accuracy']:.3f} | "
-                             f"{-r['test_accuracy_drop']:+.3f} | {r['annotation_seconds']:.0f} | {r['seeds']} |")
+                             f"{_change(r['test_accuracy_drop'])} | {r['annotation_seconds']:.0f} | {r['seeds']} |")
             verdicts += _verdict(kind, share, [r for r in mine if r["strategy"] not in CONTROLS], cfg)
     return "\n".join(lines) + "\n\n" + "\n".join(verdicts) + "\n"
 
@@ -200,15 +200,20 @@ def _verdict(kind: str, share: float, methods: list[dict[str, Any]], cfg: SuiteC
     else:
         gap, drop = default["gap_closed"], default["test_accuracy_drop"]
         met = np.isfinite(gap) and gap >= target and drop <= MAX_TEST_DROP
-        reason = "" if met else (f" (test accuracy {-drop:+.3f})" if drop > MAX_TEST_DROP else "")
+        reason = "" if met else (f" (test accuracy {_change(drop)})" if drop > MAX_TEST_DROP else "")
         line = (f"- **{kind}**{held} at {share:.0%}: `{cfg.default}` reaches shifted accuracy {default['shifted_accuracy']:.3f} ± "
-                f"{default['shifted_accuracy_std']:.3f}, gap closed {gap:.2f}, test accuracy {-drop:+.3f}: the {target:.0%} goal is "
+                f"{default['shifted_accuracy_std']:.3f}, gap closed {gap:.2f}, test accuracy {_change(drop)}: the {target:.0%} goal is "
                 + ("met." if met else f"NOT met{reason}."))
     kept = [r for r in methods if r["test_accuracy_drop"] <= MAX_TEST_DROP and r["loss"] != cfg.default]
     if kept:
         best = max(kept, key=lambda r: r["shifted_accuracy"])
         line += f" Best other method that kept test accuracy: `{best['loss']}`, gap closed {best['gap_closed']:.2f}."
     return [line + _accuracy_drops(methods)]
+
+
+def _change(drop: float) -> str:
+    """A test-accuracy drop as the signed change from the base model (no "-0.000")."""
+    return f"{-round(drop, 3) + 0.0:+.3f}"
 
 
 def strategy_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from backend.service.cpu_load import free_threads
 from backend.service.project_settings import for_project
 from backend.service.scheduler import TrainingScheduler
 from backend.service.training_run import NothingToTrain, RunResult, StageReport, read_report, run_training
@@ -97,7 +98,7 @@ def main(key: str, lock_fd: int, slot_fd: int) -> int:
     start whoever waits longest (this project again only when its new request is the oldest)."""
     settings = Settings.from_env()
     settings.configure_logging()
-    torch.set_num_threads(settings.training_threads)
+    torch.set_num_threads(settings.train_threads or free_threads(torch.get_num_threads()))
     try:
         _run_once(ProjectDir.at(settings.model_dir, key), settings)
     finally:

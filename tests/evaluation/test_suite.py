@@ -50,8 +50,8 @@ def test_the_report_fills_what_the_cells_lack_from_an_earlier_runs_rows(tmp_path
     rows = write_suite_report(tmp_path / "out", cfg, [saved])
     assert rows == [earlier, dict(earlier, share=0.02, shifted_accuracy=0.1)]
     table = (tmp_path / "out" / "suite.md").read_text()
-    assert "| patch | no | 5% | swap | 0.900 ± 0.010 | 0.90 | +0.500 ± 0.100 | 1.000 | -0.000 | 480 | 5 |" in table
-    assert ("- **patch** at 5%: `swap` reaches shifted accuracy 0.900 ± 0.010, gap closed 0.90, test accuracy -0.000: "
+    assert "| patch | no | 5% | swap | 0.900 ± 0.010 | 0.90 | +0.500 ± 0.100 | 1.000 | +0.000 | 480 | 5 |" in table
+    assert ("- **patch** at 5%: `swap` reaches shifted accuracy 0.900 ± 0.010, gap closed 0.90, test accuracy +0.000: "
             "the 95% goal is NOT met.") in table  # 0.90 of the gap is short of the 5% goal
     assert "| 2% |" not in table  # only the shares asked for
 
