@@ -98,7 +98,9 @@ def main(key: str, lock_fd: int, slot_fd: int) -> int:
     start whoever waits longest (this project again only when its new request is the oldest)."""
     settings = Settings.from_env()
     settings.configure_logging()
-    torch.set_num_threads(settings.train_threads or free_threads(torch.get_num_threads()))
+    threads = settings.train_threads or free_threads(torch.get_num_threads())
+    torch.set_num_threads(threads)
+    logger.info("project %s: %d torch threads (TRAIN_THREADS=%d)", key, threads, settings.train_threads)
     try:
         _run_once(ProjectDir.at(settings.model_dir, key), settings)
     finally:
