@@ -22,14 +22,21 @@ import torch
 from backend.service.cpu_load import free_threads
 from backend.service.project_settings import for_project
 from backend.service.scheduler import TrainingScheduler
-from backend.service.training_run import NothingToTrain, RunResult, StageReport, read_report, run_training
+from backend.service.training_run import (
+    QUEUE_STAGES,
+    NothingToTrain,
+    RunResult,
+    StageReport,
+    error_text,
+    read_report,
+    run_training,
+)
 from backend.settings import Settings
 from backend.storage.files import atomic_write_json
 from backend.storage.journal import AnnotationJournal
 from backend.storage.project_dir import ProjectDir
 
 logger = logging.getLogger(__name__)
-STATUS_TEXT = 500  # characters of an error kept in train_status.json
 
 
 def launch_training(project: ProjectDir, settings: Settings) -> RunResult:
@@ -44,7 +51,7 @@ def launch_training(project: ProjectDir, settings: Settings) -> RunResult:
     logger.info("project %s: launching %s", project.key, " ".join(command))
     completed = subprocess.run(command, env=dict(os.environ, **settings.to_env()), stdin=subprocess.DEVNULL)
     reports = read_report(project)
-    failed = next((r for r in reports if r.outcome == "failed" and r.stage not in ("rank", "push")), None)
+    failed = next((r for r in reports if r.outcome == "failed" and r.stage not in QUEUE_STAGES), None)
     if failed is not None and failed.result.get("nothing_to_train"):
         raise NothingToTrain(failed.error.partition(": ")[2])
     published = next((r for r in reports if r.stage == "publish" and r.outcome == "done"), None)
@@ -79,7 +86,7 @@ def _run_once(project: ProjectDir, settings: Settings) -> None:
     except Exception as exc:  # a failed run must leave the served model alone and say why
         logger.exception("project %s: training failed", project.key)
         status.update(state="failed", failures=status.get("failures", 0) + 1,
-                      last_error=f"{type(exc).__name__}: {exc}"[:STATUS_TEXT])
+                      last_error=error_text(exc))
     else:
         status.update(state="idle", runs=status.get("runs", 0) + 1, last_version=result.manifest.version, message="")
         _record(status, result.reports)

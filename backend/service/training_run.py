@@ -3,7 +3,7 @@
 A :class:`TrainingRun` holds what the stages share in memory: the Label Studio client and the project's tasks (read
 once), the labeling config (from Label Studio when it answers, else the one the webhooks recorded), the examples
 parsed once, their images, and the model just trained, which ranks the queue without being saved and loaded again.
-Each stage returns a typed result; the run's outcome is what they returned (see :func:`StageReport`).
+Each stage returns a typed result; the run's outcome is what they returned (see :class:`StageReport`).
 
 ``torchrun ... -m backend.service.training_run PROJECT`` runs it under DDP with the settings from the environment;
 the first process writes the stage reports to ``run_report.json`` for the runner.
@@ -46,7 +46,13 @@ from backend.training.validation import evaluate, holdout_split
 
 logger = logging.getLogger(__name__)
 STAGES = ("sync", "train", "validate", "publish", "rank", "push")
-ERROR_TEXT = 500  # characters of a stage's error kept in its report
+QUEUE_STAGES = ("rank", "push")  # their failure leaves the new version served
+ERROR_TEXT = 500  # characters of an error kept in a stage report and in train_status.json
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as reports keep it: its type and message, cut to ``ERROR_TEXT``."""
+    return f"{type(exc).__name__}: {exc}"[:ERROR_TEXT]
 
 
 class NothingToTrain(RuntimeError):
@@ -113,7 +119,7 @@ class RunResult:
 
     @property
     def queue_error(self) -> str:
-        return next((r.error for r in self.reports if r.stage in ("rank", "push") and r.outcome == "failed"), "")
+        return next((r.error for r in self.reports if r.stage in QUEUE_STAGES and r.outcome == "failed"), "")
 
 
 class TrainingRun:
@@ -153,8 +159,8 @@ class TrainingRun:
                 result = step()
             except Exception as exc:
                 self.reports.append(StageReport(stage, "failed", round(time.perf_counter() - began, 3),
-                                                error=f"{type(exc).__name__}: {exc}"[:ERROR_TEXT]))
-                if stage in ("rank", "push"):
+                                                error=error_text(exc)))
+                if stage in QUEUE_STAGES:
                     logger.exception("project %s: could not re-order the Label Studio queue", self.project.key)
                     break
                 raise
@@ -184,7 +190,8 @@ class TrainingRun:
         if read is not None:
             label_config, self.task_count, self.tasks = read
             if self.world.is_main:
-                journal.replace_tasks([t for t in self.tasks if t["id"] in annotated_ids(self.tasks)], label_config)
+                annotated = annotated_ids(self.tasks)
+                journal.replace_tasks([t for t in self.tasks if t["id"] in annotated], label_config)
         distributed.barrier(self.world)
         record = journal.compact() if self.world.is_main else journal.read()  # each run folds the webhooks' log
         distributed.barrier(self.world)
@@ -317,7 +324,7 @@ def main(key: str) -> int:
     try:
         run.run()
     except Exception as exc:
-        run.reports.append(StageReport("run", "failed", 0.0, error=f"{type(exc).__name__}: {exc}"[:ERROR_TEXT],
+        run.reports.append(StageReport("run", "failed", 0.0, error=error_text(exc),
                                        result={"nothing_to_train": isinstance(exc, NothingToTrain)}))
         raise
     finally:

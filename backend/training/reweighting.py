@@ -17,9 +17,9 @@ LEAST_CONFIDENT_SHARE = 0.05  # with the wrong ones: the least confident share o
 
 @torch.no_grad()
 def error_set(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, batch: int = 256) -> torch.Tensor:
-    """A boolean mask over ``inputs``: the images ``model`` gets wrong plus its least confident
-    ``LEAST_CONFIDENT_SHARE`` by the true class's probability (a model that memorised the conflicting few still
-    doubts them most)."""
+    """A boolean mask over ``inputs``: the images whose true class ``model`` gives less than half the probability
+    (every wrong one among them) plus its least confident ``LEAST_CONFIDENT_SHARE`` by that probability (a model
+    that memorised the conflicting few still doubts them most)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
