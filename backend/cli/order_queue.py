@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--plain-top-k", action="store_true", help="fill the first batch by rank alone, not per predicted class")
     found.add_argument("--similar-to", type=int, nargs="*", default=[], help="task ids whose nearest unannotated neighbours go first")
     found.add_argument("--dry-run", action="store_true", help="print the head of the queue, write nothing")
+    found.add_argument("--report", action="store_true",
+                       help="also write the served version's shortcut report (GET /report?project=ID shows it)")
     found.add_argument("--top", type=int, default=20, help="how many queue entries to print")
     return found
 
@@ -46,7 +48,7 @@ def main() -> None:
     try:
         ordering = order_project(
             settings, args.project, args.strategy, args.batch_size, dry_run=args.dry_run,
-            similar_to=args.similar_to, per_class=not args.plain_top_k, progress=world.is_main,
+            similar_to=args.similar_to, per_class=not args.plain_top_k, progress=world.is_main, report=args.report,
         )
     finally:
         distributed.close(world)

@@ -5,6 +5,8 @@
   emptied backgrounds themselves are trained towards an uninformative (uniform) prediction.
 - :func:`randomize_ignored`: what the annotator marked to ignore (with a box or an object mask: all
   outside it) is replaced by the same pixels of another image of the batch, so it cannot carry the class.
+- :func:`paste_on_partners`: every annotated object on another annotated image's emptied background, to ask
+  which of the two a decision follows (the shortcut report's test; the swap term trains on a share of them).
 - :func:`input_gradient_share`: Right for the Right Reasons (Ross et al. 2017), normalised: the share of
   the squared input gradient of the log-probabilities that falls inside the ignored regions.
 
@@ -45,6 +47,22 @@ def partners(labels: torch.Tensor, usable: torch.Tensor, generator: torch.Genera
     return chosen
 
 
+def paste_on_partners(images: torch.Tensor, objects: torch.Tensor, labels: torch.Tensor,
+                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each image with an object and a label pasted onto a partner's emptied background (of another class where
+    there is one). Returns (pasted images, partner index or -1, emptied backgrounds of every image)."""
+    has_object = objects.flatten(1).amax(1) > 0.5
+    known = has_object & (labels >= 0)
+    source = partners(labels, known, generator)
+    source[~known] = -1
+    emptied = remove_objects(images, objects)
+    out = images.clone()
+    for i in torch.nonzero(source >= 0).flatten().tolist():
+        mask = objects[i].unsqueeze(0)
+        out[i] = images[i] * mask + emptied[source[i]] * (1 - mask)
+    return out, source, emptied
+
+
 def swap_backgrounds(images: torch.Tensor, objects: torch.Tensor, labels: torch.Tensor, share: float,
                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Counterfactual batch: about ``share`` of the images with an object get another image's emptied background.
@@ -52,15 +70,9 @@ def swap_backgrounds(images: torch.Tensor, objects: torch.Tensor, labels: torch.
     Returns (images, blanks): the new images (labels unchanged) and the emptied backgrounds of the images
     that lent one, to be trained towards a uniform prediction.
     """
-    has_object = objects.flatten(1).amax(1) > 0.5
-    known = has_object & (labels >= 0)
-    source = partners(labels, known, generator)
-    emptied = remove_objects(images, objects)
-    picked = known & (source >= 0) & (torch.rand(len(labels), generator=generator) < share)
-    out = images.clone()
-    for i in torch.nonzero(picked).flatten().tolist():
-        mask = objects[i].unsqueeze(0)
-        out[i] = images[i] * mask + emptied[source[i]] * (1 - mask)
+    pasted, source, emptied = paste_on_partners(images, objects, labels, generator)
+    picked = (source >= 0) & (torch.rand(len(labels), generator=generator) < share)
+    out = torch.where(picked[:, None, None, None], pasted, images)
     lenders = torch.unique(source[picked]) if picked.any() else torch.zeros(0, dtype=torch.long)
     return out, emptied[lenders]
 

@@ -23,6 +23,11 @@ def resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((width, height), Image.NEAREST)) > 0
 
 
+def colour_thumbnail(pixels: np.ndarray, side: int) -> np.ndarray:
+    """(side, side, 3) uint8 box-filtered colours of an RGB image: one colour per attention cell."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).resize((side, side), Image.BOX))
+
+
 def downsample_maps(maps: np.ndarray, side: int) -> np.ndarray:
     """(N, H, W) maps averaged down to (N, side, side) by adaptive average pooling, float32."""
     tensor = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)).unsqueeze(1)

@@ -162,10 +162,10 @@ class Simulator:
         self.unbiased = data.splits.get("train_unbiased")  # the cue-free training split, when the dataset has one
         (self.out / "cells").mkdir(parents=True, exist_ok=True)
         self.models = Path(models) if models is not None else self.out
-        self.base = self._trained("base_model.pt", "train")
-        self.base_scores = self._evaluate(self.base)
+        self.base = self.trained("base_model.pt", "train")
+        self.base_scores = self.evaluate_model(self.base)
 
-    def _trained(self, name: str, split: str) -> torch.nn.Module:
+    def trained(self, name: str, split: str) -> torch.nn.Module:
         """A model trained from scratch on ``split`` with the base recipe (cached as ``name`` in the models folder)."""
         path = self.models / name
         model = build_model(self.cfg.arch, len(self.data.classes))
@@ -199,7 +199,7 @@ class Simulator:
             logger.info("%s / %s / seed %d: shifted accuracy %.3f (%.0f s)", *cell, records[-1]["shifted"]["accuracy"], time.perf_counter() - started)
         return [r for c in self.cells() for r in json.loads(self.cell_path(*c).read_text())]
 
-    def _evaluate(self, model: torch.nn.Module) -> tuple[dict, dict]:
+    def evaluate_model(self, model: torch.nn.Module) -> tuple[dict, dict]:
         return evaluate(model, self.cfg.arch, self.test), evaluate(model, self.cfg.arch, self.shifted)
 
     def run_cell(self, strategy: str, loss: str, seed: int) -> list[dict[str, Any]]:
@@ -208,7 +208,7 @@ class Simulator:
         if strategy == "base":
             return records
         if strategy == "oracle":  # the same architecture and recipe on the cue-free split: the upper bound
-            return [_records(strategy, loss, seed, 0, 0, 0.0, [], *self._evaluate(self._trained("oracle_model.pt", "train_unbiased")))]
+            return [_records(strategy, loss, seed, 0, 0, 0.0, [], *self.evaluate_model(self.trained("oracle_model.pt", "train_unbiased")))]
         model = copy.deepcopy(self.base)
         train = self.train
         extra = (train.inputs, torch.as_tensor(train.labels))
@@ -216,11 +216,20 @@ class Simulator:
             examples = [Example(task_id=i, image_url="", label=int(label)) for i, label in enumerate(train.labels)]
             data = prepare(examples, train.images, cfg.image_size, self.superpixels, saliency=[m.astype(np.float32) for m in train.masks])
             fine_tune(model, cfg.arch, data, self._train_config("mask", seed, cfg.train.steps * cfg.rounds), extra=extra)
-            test, shifted = self._evaluate(model)
+            test, shifted = self.evaluate_model(model)
             records.append(_records(strategy, loss, seed, cfg.rounds, len(train.labels), 0.0, [], test, shifted))
             return records
         if loss in SAL_CONDITIONS:
             return self.run_sal(strategy, loss, seed)
+        return records + self.guide(strategy, loss, seed)[1]
+
+    def guide(self, strategy: str, loss: str, seed: int) -> tuple[torch.nn.Module, list[dict[str, Any]], np.ndarray]:
+        """The base model fine-tuned round by round on the images ``strategy`` picks, annotated as ``loss`` names;
+        returns the model, one record per round and which training images were annotated."""
+        cfg, train = self.cfg, self.train
+        model = copy.deepcopy(self.base)
+        extra = (train.inputs, torch.as_tensor(train.labels))
+        records: list[dict[str, Any]] = []
         named, _, method = loss.partition(METHOD_SEPARATOR)
         named, _, reweight = named.partition(REWEIGHT_SEPARATOR)
         loss_name, _, annotator = named.partition(ANNOTATOR_SEPARATOR)
@@ -243,9 +252,9 @@ class Simulator:
             data = prepare([examples[i] for i in order], [train.images[i] for i in order], cfg.image_size, self.superpixels)
             fine_tune(model, cfg.arch, data, replace(self._train_config(loss_name, seed * 1000 + round_, cfg.train.steps, method),
                                                       reweight=reweight or "none"), extra=extra)
-            test, shifted = self._evaluate(model)
+            test, shifted = self.evaluate_model(model)
             records.append(_records(strategy, loss, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
-        return records
+        return model, records, annotated
 
     def _per_round(self) -> list[int]:
         cfg = self.cfg
@@ -301,7 +310,7 @@ class Simulator:
             if teaching and not (condition == "frozen_teacher" and human_added == 0):  # TAIT: the teacher stops with the people
                 fine_tune(interpretability, cfg.arch, data,
                           self._train_config("cyborg", step_seed, cfg.train.steps, alpha=INTERPRETABILITY_ALPHA))
-            test, shifted = self._evaluate(accuracy)
+            test, shifted = self.evaluate_model(accuracy)
             records.append(_records(strategy, condition, seed, round_, int(annotated.sum()), seconds, mix, test, shifted)
                            | {"machine_saliency_dice": written})
         return records

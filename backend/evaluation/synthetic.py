@@ -153,6 +153,14 @@ def _glyph(rng: np.random.Generator, glyph: tuple[str, ...], n: int, mask: np.nd
 
 def draw_sample(rng: np.random.Generator, spec: BiasSpec, label: int, cue_class: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]:
     """One RGB image, its object mask and box (x_min, y_min, x_max, y_max), exclusive max."""
+    image, mask, box, _ = draw_sample_with_cue(rng, spec, label, cue_class)
+    return image, mask, box
+
+
+def draw_sample_with_cue(rng: np.random.Generator, spec: BiasSpec, label: int, cue_class: int
+                         ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int], np.ndarray]:
+    """:func:`draw_sample` plus the cue's pixels (the ground truth a shortcut report is checked against: the
+    background for ``background`` and ``texture``, the halo for ``cast``, the object itself for ``scale``)."""
     n = spec.size
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
     base = rng.uniform(90, 160, size=3).astype(np.float32)
@@ -178,18 +186,22 @@ def draw_sample(rng: np.random.Generator, spec: BiasSpec, label: int, cue_class:
         family = TEXTURE_FAMILIES[cue_class % len(TEXTURE_FAMILIES)]
         pattern = _texture(rng, family[int(rng.integers(len(family)))], n)
         image = base + rng.uniform(10, 16) * pattern[..., None] + rng.normal(0, 6, size=(n, n, 3)).astype(np.float32)
+    cue = ~mask if spec.cue in ("background", "texture") else mask.copy() if spec.cue == "scale" else np.zeros_like(mask)
     if spec.cue == "cast":  # a halo of the cue colour fading out to 0.8 radii beyond the object's edge
         radius = np.sqrt(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2)
         weight = np.clip((1.8 - radius) / 0.8, 0.0, 1.0)[..., None] * 0.5
         image = (1 - weight) * image + weight * PALETTE[cue_class % len(PALETTE)]
+        cue = (radius < 1.8) & ~mask
     image[mask] = texture[mask]
     if spec.cue == "logo":
         region = _glyph(rng, GLYPHS[cue_class % len(GLYPHS)], n, mask, mask_box(mask))
         image[region] = rng.choice([20.0, 235.0]) + rng.normal(0, 6, size=(int(region.sum()), 3))
+        cue = region
     if spec.cue == "companion":
         region = _companion(rng, COMPANIONS[cue_class % len(COMPANIONS)], n, mask, (cy, cx), (ry, rx))
         shade = COMPANION_SHADES[cue_class % len(COMPANIONS)]
         image[region] = shade + rng.normal(0, 6, size=(int(region.sum()), 3))
+        cue = region
     if spec.cue == "patch":
         side = max(3, n // 8)
         for _ in range(50):
@@ -197,7 +209,8 @@ def draw_sample(rng: np.random.Generator, spec: BiasSpec, label: int, cue_class:
             if not mask[py : py + side, px : px + side].any():
                 break
         image[py : py + side, px : px + side] = PALETTE[cue_class % len(PALETTE)]
-    return np.clip(image, 0, 255).astype(np.uint8), mask, mask_box(mask)
+        cue[py : py + side, px : px + side] = True
+    return np.clip(image, 0, 255).astype(np.uint8), mask, mask_box(mask), cue
 
 
 def _cue_for(rng: np.random.Generator, spec: BiasSpec, label: int, split: str) -> int:
@@ -213,7 +226,8 @@ def _cue_for(rng: np.random.Generator, spec: BiasSpec, label: int, split: str) -
 
 
 def write_dataset(out: str | Path, spec: BiasSpec = BiasSpec(), progress: bool = False) -> Path:
-    """Write the dataset folder (classes.txt, one CSV per split, images/ and masks/); return it.
+    """Write the dataset folder (classes.txt, one CSV per split, images/, masks/ and cues/: each image's cue pixels,
+    with its cue class in the CSV's ``cue`` column); return it.
 
     The cue-free ``train_unbiased`` split is drawn from its own random stream after the others, so adding it
     leaves the other splits as they were.
@@ -236,18 +250,22 @@ def write_dataset(out: str | Path, spec: BiasSpec = BiasSpec(), progress: bool =
             rng = np.random.default_rng([spec.seed, 1])
         (out / "images" / split).mkdir(parents=True, exist_ok=True)
         (out / "masks" / split).mkdir(parents=True, exist_ok=True)
+        (out / "cues" / split).mkdir(parents=True, exist_ok=True)
         rows = []
         for i in range(counts[split]):
             label = i % spec.classes
-            image, mask, box = draw_sample(rng, spec, label, _cue_for(rng, spec, label, split))
+            cue_class = _cue_for(rng, spec, label, split)
+            image, mask, box, cue = draw_sample_with_cue(rng, spec, label, cue_class)
             image_path = f"images/{split}/{i:05d}.png"
             mask_path = f"masks/{split}/{i:05d}.png"
+            cue_path = f"cues/{split}/{i:05d}.png"
             Image.fromarray(image).save(out / image_path)
             Image.fromarray(mask.astype(np.uint8) * 255).save(out / mask_path)
-            rows.append([image_path, names[label], mask_path, *box])
+            Image.fromarray(cue.astype(np.uint8) * 255).save(out / cue_path)
+            rows.append([image_path, names[label], mask_path, *box, cue_path, names[cue_class]])
         with open(out / f"{split}.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["image", "label", "mask", "x_min", "y_min", "x_max", "y_max"])
+            writer.writerow(["image", "label", "mask", "x_min", "y_min", "x_max", "y_max", "cue_mask", "cue"])
             writer.writerows(rows)
         if progress:
             print(f"{split}: {counts[split]} images", flush=True)

@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector
 
 PREFIX = "attention_backend_"
-ENDPOINTS = ("/", "/health", "/setup", "/predict", "/webhook", "/versions", "/metrics")
+ENDPOINTS = ("/", "/health", "/setup", "/predict", "/webhook", "/versions", "/metrics", "/report")
 OTHER = "other"
 
 

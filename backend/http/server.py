@@ -1,4 +1,5 @@
-"""The Label Studio ML backend protocol on Flask: /health, /setup, /predict, /webhook, /versions, /metrics.
+"""The Label Studio ML backend protocol on Flask: /health, /setup, /predict, /webhook, /versions, /metrics, and the
+shortcut report page /report.
 
 Implemented here rather than with ``label-studio-ml`` 1.0.9 (the newest on PyPI),
 which pins Flask 1.1.2 / Werkzeug 2.0.2 with published vulnerabilities, sets the
@@ -18,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.exceptions import HTTPException
 
 from backend.http.metrics import Metrics, TrainingState
+from backend.http.report_page import render_report
 from backend.labelstudio.config import LabelConfig, LabelConfigError
 from backend.labelstudio.events import TRAINING_EVENTS
 from backend.models.checkpoints import CheckpointError, ClassesError, Manifest
@@ -25,6 +27,7 @@ from backend.service.feedback import EventError, ProjectLimitError, admit_projec
 from backend.service.predictor import PredictorCache
 from backend.service.project_settings import save_extra_params
 from backend.service.scheduler import TrainingScheduler
+from backend.service.shortcut_report import load_reports
 from backend.service.training_run import STAGES
 from backend.settings import Settings, SettingsError
 from backend.storage.project_dir import ProjectDir
@@ -219,6 +222,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         folders = [ProjectDir(settings.model_dir, project)] if project is not None else ProjectDir.all(settings.model_dir)
         measured = {f.key: [_version_card(m) for m in f.models.versions()] for f in folders}
         return jsonify(versions=flat, projects=found, measured={k: v for k, v in measured.items() if v})
+
+    @app.get("/report")
+    def shortcut_report() -> Response | tuple[Response, int]:
+        project = request.args.get("project")
+        if not project:
+            raise PayloadError("report needs ?project=ID")
+        folder = ProjectDir(settings.model_dir, project)
+        reports = load_reports(folder)
+        if not reports:
+            return jsonify(error=f"no shortcut report for project {folder.key} yet: a training run with "
+                                 "QUEUE_STRATEGY writes one"), 404
+        return Response(render_report(folder, reports, settings.label_studio_url), mimetype="text/html")
 
     @app.get("/metrics")
     def metrics_text() -> Response:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from backend.active.annotation_queue import Queue
+from backend.core.maps import colour_thumbnail
 from backend.core.shorten import shorten
 from backend.core.superpixels import Superpixels, compute_superpixels
 from backend.labelstudio.annotations import context_clicks
@@ -51,12 +52,17 @@ def _task_id(task: object, index: int) -> str:
     return _short(task.get("id")) if isinstance(task, dict) else str(index)
 
 
+THUMBNAIL_SIDE = 16  # colour thumbnails, cell for cell with the queue's attention maps (the shortcut report's colours)
+
+
 @dataclass
 class Analysed:
-    """One task's model outputs (None when its image could not be read) and its Label Studio prediction."""
+    """One task's model outputs (None when its image could not be read), its Label Studio prediction and a colour
+    thumbnail of its image."""
 
     analysis: Analysis | None
     prediction: dict
+    colours: np.ndarray | None = None
 
 
 class Predictor:
@@ -134,6 +140,7 @@ class Predictor:
         suggestions = self._suggested_saliency(images, analyses) if with_predictions else [None] * len(images)
         for (i, picture), analysis, suggestion, segments in zip(readable, analyses, suggestions, segmented):
             found[i].analysis = analysis
+            found[i].colours = colour_thumbnail(picture.pixels, THUMBNAIL_SIDE)
             if segments is None:
                 continue
             try:

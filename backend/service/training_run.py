@@ -1,8 +1,9 @@
-"""One training run of a project as explicit stages: sync -> train -> validate -> publish -> rank -> push.
+"""One training run of a project as explicit stages: sync -> train -> validate -> publish -> rank -> push -> report.
 
 A :class:`TrainingRun` holds what the stages share in memory: the Label Studio client and the project's tasks (read
 once), the labeling config (from Label Studio when it answers, else the one the webhooks recorded), the examples
-parsed once, their images, and the model just trained, which ranks the queue without being saved and loaded again.
+parsed once, their images, and the model just trained, which ranks the queue without being saved and loaded again;
+the shortcut report reads the same scores, examples and images.
 Each stage returns a typed result; the run's outcome is what they returned (see :class:`StageReport`).
 
 ``torchrun ... -m backend.service.training_run PROJECT`` runs it under DDP with the settings from the environment;
@@ -34,6 +35,8 @@ from backend.service.classifiers import project_classifier
 from backend.service.predictor import Predictor
 from backend.service.ranking import publish_queue, rank
 from backend.service.sal_training import train_sal
+from backend.service.scoring import ScoredTasks
+from backend.service.shortcut_report import gather_evidence, object_box, write_shortcut_report
 from backend.service.version_chart import write_version_chart
 from backend.settings import Settings
 from backend.storage.files import atomic_write_json
@@ -45,8 +48,8 @@ from backend.training.training_set import TrainingSet, prepare
 from backend.training.validation import evaluate, holdout_split
 
 logger = logging.getLogger(__name__)
-STAGES = ("sync", "train", "validate", "publish", "rank", "push")
-QUEUE_STAGES = ("rank", "push")  # their failure leaves the new version served
+STAGES = ("sync", "train", "validate", "publish", "rank", "push", "report")
+QUEUE_STAGES = ("rank", "push", "report")  # after publishing: their failure leaves the new version served
 ERROR_TEXT = 500  # characters of an error kept in a stage report and in train_status.json
 
 
@@ -100,6 +103,13 @@ class Pushed:
 
 
 @dataclass
+class Reported:
+    uses_shortcut: bool
+    groups: int
+    affected_share: float
+
+
+@dataclass
 class StageReport:
     """A stage's outcome (done, skipped or failed), its seconds and its result or error."""
 
@@ -145,6 +155,7 @@ class TrainingRun:
         self.manifest: Manifest | None = None
         self.predictor: Predictor | None = None
         self.queue: Any = None
+        self.scored: ScoredTasks | None = None
         self.predictions: dict[Any, dict] = {}
         self.reports: list[StageReport] = []
         self.started = time.time()
@@ -161,7 +172,8 @@ class TrainingRun:
                 self.reports.append(StageReport(stage, "failed", round(time.perf_counter() - began, 3),
                                                 error=error_text(exc)))
                 if stage in QUEUE_STAGES:
-                    logger.exception("project %s: could not re-order the Label Studio queue", self.project.key)
+                    logger.exception("project %s: the %s stage failed; %s stays served", self.project.key, stage,
+                                     self.manifest.version)
                     break
                 raise
             self.reports.append(StageReport(stage, "skipped" if result is None else "done",
@@ -282,10 +294,11 @@ class TrainingRun:
                                 self.manifest.version, "model_dir")
         self.predictor = Predictor(self.project, self.config, s, fetcher=self.fetcher)
         self.predictor.setup(classifier)
-        self.queue, scored = rank(self.predictor, self.tasks, self.labels, s.queue_strategy, s.queue_batch_size,
-                                  s.train.seed, with_predictions=True, progress=False)
-        self.predictions = scored.predictions
-        return Ranked(self.queue.version, s.queue_strategy, len(scored.task_ids), len(self.queue.order))
+        boxes = {e.task_id: box for e in self.examples if (box := object_box(e)) is not None}
+        self.queue, self.scored = rank(self.predictor, self.tasks, self.labels, s.queue_strategy, s.queue_batch_size,
+                                       s.train.seed, with_predictions=True, progress=False, boxes=boxes)
+        self.predictions = self.scored.predictions
+        return Ranked(self.queue.version, s.queue_strategy, len(self.scored.task_ids), len(self.queue.order))
 
     def push(self) -> Pushed | None:
         """Write the queue and its predictions to Label Studio (the first process)."""
@@ -294,6 +307,22 @@ class TrainingRun:
         pushed = publish_queue(self.client, int(self.project.key), self.predictor, self.queue, self.predictions,
                                progress=False)
         return Pushed(int(pushed["predictions"]), round(pushed["predictions"] / max(pushed["seconds"], 1e-9), 1))
+
+    def report(self) -> Reported | None:
+        """The new version's shortcut report from the queue's scores, the annotated examples and their images in
+        memory (skipped without a queue; the first process)."""
+        if self.scored is None or not self.world.is_main:
+            return None
+        evidence = gather_evidence(self.scored, self.labels, self.examples, self.images, self.model,
+                                   self.base.image_size, self.settings.train.seed)
+        record = write_shortcut_report(self.project, self.manifest.version, list(self.config.classes), self.scored,
+                                       evidence, self._pictures, self.settings.train.seed)
+        return Reported(record["uses_shortcut"], len(record["groups"]), record["affected_share"])
+
+    def _pictures(self, task_ids: list[Any]) -> dict[Any, np.ndarray]:
+        wanted = set(task_ids)
+        tasks = [t for t in self.tasks or [] if t["id"] in wanted]
+        return {tasks[i]["id"]: picture.pixels for i, picture in self.predictor.read_images(tasks)}
 
 
 def run_training(project: ProjectDir, settings: Settings) -> RunResult:

@@ -15,6 +15,7 @@
       run_report.json            the stage reports of the last run under TRAIN_LAUNCHER
       project_settings.json      the project's own settings from Label Studio's model extra_params
       versions.png               each version's held-out accuracy, pointing game, attention outside the box
+      reports/<version>.json     each version's shortcut report; shortcuts.png: the newest one's examples
 """
 from __future__ import annotations
 
@@ -128,6 +129,19 @@ class ProjectDir:
     @property
     def version_chart(self) -> Path:
         return self.path / "versions.png"
+
+    @property
+    def shortcut_reports(self) -> Path:
+        """One shortcut report per model version (``<version>.json``)."""
+        return self.path / "reports"
+
+    def shortcut_report(self, version: str) -> Path:
+        return self.shortcut_reports / f"{version}.json"
+
+    @property
+    def shortcut_png(self) -> Path:
+        """The newest report's suspected shortcuts with example images."""
+        return self.path / "shortcuts.png"
 
     @property
     def status(self) -> Path:

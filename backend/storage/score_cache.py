@@ -6,11 +6,12 @@ import numpy as np
 
 from backend.storage.project_dir import ProjectDir
 
-FIELDS = ("probabilities", "attention", "embeddings")
+FIELDS = ("probabilities", "attention", "embeddings", "colours")
 
 
 class ScoreCache:
-    """Probabilities, small attention maps and embeddings per task id, in one ``.npz`` per model version."""
+    """Probabilities, small attention maps, embeddings and colour thumbnails per task id, in one ``.npz`` per model
+    version (a file without one of the fields, written by an older version, reads as empty: its tasks are rescored)."""
 
     def __init__(self, project: ProjectDir, version: str):
         self.path = project.score_cache(version)
@@ -19,6 +20,8 @@ class ScoreCache:
         if not self.path.is_file():
             return {}
         data = np.load(self.path, allow_pickle=False)
+        if any(f not in data.files for f in FIELDS):
+            return {}
         return {str(t): dict(zip(FIELDS, values)) for t, *values in zip(data["task_ids"], *(data[f] for f in FIELDS))}
 
     def save(self, entries: dict[str, dict[str, np.ndarray]]) -> None:
@@ -34,5 +37,6 @@ class ScoreCache:
                 probabilities=np.stack([entries[i]["probabilities"] for i in ids]),
                 attention=np.stack([entries[i]["attention"] for i in ids]).astype(np.float16),
                 embeddings=np.stack([entries[i]["embeddings"] for i in ids]).astype(np.float32),
+                colours=np.stack([entries[i]["colours"] for i in ids]).astype(np.uint8),
             )
         tmp.replace(self.path)

@@ -95,13 +95,16 @@ def test_order_queue_script_dry_run(project, tmp_path):
     env = {"LABEL_STUDIO_URL": settings.label_studio_url, "LABEL_STUDIO_API_KEY": settings.label_studio_api_key,
            "MODEL_DIR": settings.model_dir, "MODEL_PATH": settings.model_path,
            "LOCAL_FILES_DOCUMENT_ROOT": settings.local_files_document_root, "PRETRAINED_WEIGHTS": "none", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "scripts/order_queue.py", "--project", str(pid), "--strategy", "margin", "--dry-run", "--top", "3"],
-                         env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([sys.executable, "scripts/order_queue.py", "--project", str(pid), "--strategy", "shortcut", "--dry-run",
+                          "--top", "3", "--report"], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     import json
 
     report = json.loads(out.stdout)
     assert report["written"] is False and len(report["head"]) == 3 and report["head"][0]["rank"] == 1
+    assert "report" in report["seconds"]  # the served (base) version's shortcut report, on demand
+    served = json.loads(ProjectDir(settings.model_dir, pid).shortcut_report(report["model_version"]).read_text())
+    assert served["tasks"] == TASKS and served["version"].startswith("base-")
     assert settings.label_studio_api_key not in out.stdout + out.stderr
 
 
@@ -121,9 +124,39 @@ def test_backend_reorders_the_queue_after_training(project):
     assert response.json["status"] == "started"
     status = TrainingScheduler(settings).wait(pid, timeout=300)
     assert status["last_version"] == "v0001" and status.get("queue_error") == "", status
-    assert set(status["stages"]) == {"sync", "train", "validate", "publish", "rank", "push"}, status
+    assert set(status["stages"]) == {"sync", "train", "validate", "publish", "rank", "push", "report"}, status
+    assert status["stages"]["report"]["outcome"] == "done" and status["stages"]["report"]["groups"] >= 1
     assert status["stages"]["push"]["seconds"] > 0 and status["stages"]["push"]["predictions"] == TASKS  # where the time went
     assert status["stages"]["sync"]["source"] == "label_studio" and status["stages"]["rank"]["version"] == "v0001"
     assert client.projects.get(pid).model_version == "v0001"
     assert load_queue(ProjectDir(settings.model_dir, pid)).version == "v0001"
     assert np.isfinite(status["finished"])
+
+
+def test_the_shortcut_report_reads_in_a_browser(project):
+    """The page of the run above, served over HTTP and opened in headless Chromium at the annotator's screen size."""
+    import threading
+
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS
+
+    client, pid, settings = project
+    assert ProjectDir(settings.model_dir, pid).shortcut_report("v0001").is_file(), "the training run wrote no report"
+    server = make_server("127.0.0.1", 0, create_app(settings))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"http://127.0.0.1:{server.server_port}/report?project={pid}")
+            assert "v0001" in page.inner_text("#verdict")
+            assert page.locator("#versions tr").count() == 2  # header and v0001
+            assert page.evaluate("document.getElementById('examples').naturalWidth") > 0  # the PNG decodes
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1400  # no sideways scrolling
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "shortcut_report.png"), full_page=True)
+            browser.close()
+    finally:
+        server.shutdown()

@@ -142,3 +142,33 @@ def test_the_held_out_kinds_write_datasets_with_their_masks(tmp_path, cue):
     for sample in data.splits["train"]:
         mask = np.asarray(Image.open(sample.mask)) > 0
         assert 0.02 < mask.mean() < 0.5
+
+
+@pytest.mark.parametrize("cue", ["patch", "background", "texture", "companion", "cast", "logo", "scale"])
+def test_the_cue_pixels_are_recorded_where_the_cue_is_drawn(cue):
+    from backend.evaluation.synthetic import draw_sample, draw_sample_with_cue
+
+    spec = BiasSpec(size=64, cue=cue)
+    image, mask, box, pixels = draw_sample_with_cue(np.random.default_rng(3), spec, 0, 1)
+    again = draw_sample(np.random.default_rng(3), spec, 0, 1)
+    assert np.array_equal(image, again[0]) and box == again[2]  # the same draw, plus its cue
+    assert pixels.any()
+    if cue == "scale":
+        assert np.array_equal(pixels, mask)  # the cue lives in the object
+    else:
+        assert not (pixels & mask).any()
+    if cue in ("background", "texture"):
+        assert np.array_equal(pixels, ~mask)
+
+
+def test_the_csv_records_each_image_s_cue_class_and_mask(tmp_path):
+    import csv
+
+    folder = write_dataset(tmp_path, BiasSpec(size=32, train=20, val=4, test=4, shifted=4, bias=0.5, seed=1))
+    with open(folder / "shifted.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(r["cue"] != r["label"] for r in rows)  # the shifted split reverses the cue
+    assert all((folder / r["cue_mask"]).is_file() for r in rows)
+    with open(folder / "train.csv", newline="") as handle:
+        train = list(csv.DictReader(handle))
+    assert 0 < sum(r["cue"] != r["label"] for r in train) < len(train)  # bias 0.5: some contradict the cue

@@ -68,7 +68,7 @@ def test_batch_scoring_splits_across_torchrun_processes(settings, label_config_x
     import numpy as np
 
     from backend.service.predictor import PredictorCache
-    from backend.service.ranking import score_tasks
+    from backend.service.scoring import score_tasks
     from backend.storage.score_cache import ScoreCache
 
     tasks = [{"id": i, "data": {"image": f"/data/local-files/?d=images/test/{i:05d}.png"}} for i in range(11)]

@@ -3,7 +3,7 @@ import numpy as np
 
 from backend.active.annotation_queue import build_queue
 from backend.service.predictor import PredictorCache
-from backend.service.ranking import score_tasks
+from backend.service.scoring import score_tasks
 from backend.storage.score_cache import ScoreCache
 
 

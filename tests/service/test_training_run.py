@@ -1,4 +1,5 @@
 """One training run: Label Studio first, the recorded annotations when it cannot be reached."""
+import json
 import time
 
 from backend.service import training_run
@@ -157,6 +158,9 @@ def test_one_run_reads_label_studio_once_ranks_with_the_model_it_trained_and_pus
     assert stages["rank"].result["version"] == "v0001" and stages["rank"].result["scored"] == 7
     assert stages["push"].result["predictions"] == 7 and stages["push"].result["tasks_per_second"] == 14.0
     assert pushed["queue"].version == "v0001" and 0 not in pushed["queue"].order  # the annotated task is not queued
+    report = json.loads(folder_of(settings).shortcut_report("v0001").read_text())  # from the same scores, no reload
+    assert report["tasks"] == 7 and set(stages["report"].result) == {"uses_shortcut", "groups", "affected_share"}
+    assert sum(g["tasks"] for g in report["groups"]) == 7 and folder_of(settings).shortcut_png.stat().st_size > 0
     served = create_app(settings.updated(label_studio_url="", label_studio_api_key="")).test_client()
     answer = served.post("/predict", json={"tasks": [{"id": t["id"], "data": t["data"]} for t in tasks[1:]], "project": 8,
                                            "label_config": xml}).json

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 from backend.service.predictor import PredictorCache
-from backend.service.ranking import score_tasks
+from backend.service.scoring import score_tasks
 from backend.settings import Settings
 from backend.training import distributed
 

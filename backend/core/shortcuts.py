@@ -1,0 +1,268 @@
+"""Shortcut discovery from a model's own outputs, without anyone marking the cue.
+
+A model that decides by a shortcut looks at the same kind of thing off the object in many images. In the spirit of
+SpRAy (Lapuschkin et al. 2019; Reveal-to-Revise, 2023) the tasks of each predicted class are clustered by their
+attention maps and embeddings; each group is then measured against what the project knows: the objects annotated on
+a few tasks (how much of the group's peak attention lies off them) and the classes annotated on the labelled ones
+(whether the group's predictions follow the group rather than the annotators).
+
+Attention alone cannot tell a shortcut from a two-class model that attends to "not the other class" everywhere, so
+the version's verdict is causal: each task with an annotated object is also shown to the model with its object
+pasted onto the emptied background of an annotated task of another class. A version uses a shortcut when those
+predictions follow the background's class better than the object's (balanced over classes); its groups whose peak
+attention lies mostly off the object are then the suspected shortcuts, described by where that attention sits and
+what colour it has.
+
+Everything here works on small arrays the queue's scoring already has (16x16 attention, embeddings, probabilities,
+16x16 colour thumbnails), so a report costs no second pass over the images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.ndimage import binary_dilation
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+
+from backend.core.counterfactuals import paste_on_partners
+from backend.core.maps import downsample_maps
+
+HOT = 0.5  # a cell is part of where the decision rests when its attention is at least half the map's maximum
+OFF_OBJECT_LIMIT = 0.5  # a group is suspected when more than half of its hot cells lie off the annotated objects
+MIN_EVIDENCE = 3  # annotated members a group needs before its off-object share counts as measured
+TASKS_PER_GROUP = 60  # about this many tasks per group, up to MAX_GROUPS_PER_CLASS per predicted class
+MAX_GROUPS_PER_CLASS = 4
+FEATURE_SIDE = 8  # attention maps enter the clustering as 8x8 block means
+EMBEDDING_COMPONENTS = 8
+
+
+@dataclass
+class Evidence:
+    """What the project knows per task (N tasks, maps h x w)."""
+
+    probabilities: np.ndarray  # (N, C)
+    attention: np.ndarray  # (N, h, w) in [0, 1]
+    embeddings: np.ndarray  # (N, D)
+    labels: np.ndarray  # (N,) annotated class, -1 where unknown
+    objects: np.ndarray | None = None  # (N, h, w) bool annotated object, meaningful where ``object_known``
+    object_known: np.ndarray | None = None  # (N,) bool
+    colours: np.ndarray | None = None  # (N, h, w, 3) uint8 thumbnails
+    swapped: np.ndarray | None = None  # (N,) class predicted for the object on a partner's background, -1: untested
+    partner_labels: np.ndarray | None = None  # (N,) the annotated class of that background's task
+
+    def __len__(self) -> int:
+        return int(self.probabilities.shape[0])
+
+
+@dataclass
+class Group:
+    """Tasks the model treats alike (one predicted class, similar attention and embedding)."""
+
+    members: np.ndarray
+    predicted_class: int
+    labelled: int  # members with an annotated class
+    label_mix: dict[int, int]  # annotated class -> members: does the prediction follow the group or the annotators?
+    errors: int  # labelled members whose annotated class the model does not predict
+    off_object: float | None  # share of the members' hot attention off the annotated object (None: too few annotated)
+    evidence: int  # annotated objects among the members
+    centre: tuple[float, float]  # (x, y) of the mean hot attention, fractions of the side
+    extent: float  # share of the image the hot attention covers
+    colour: tuple[int, int, int] | None  # mean colour where the attention is hot (off the object where known)
+    mean_attention: np.ndarray
+    suspected: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    def describe(self, classes: list[str] | None = None) -> str:
+        """One sentence on where this group's decision rests."""
+        name = classes[self.predicted_class] if classes and self.predicted_class < len(classes) else str(self.predicted_class)
+        where = "unknown share" if self.off_object is None else f"{self.off_object:.0%}"
+        colour = "" if self.colour is None else " of colour #%02x%02x%02x" % self.colour
+        return (f"{len(self.members)} tasks predicted '{name}': {where} of the peak attention off the object, "
+                f"on {self.extent:.0%} of the image{colour} around ({self.centre[0]:.2f}, {self.centre[1]:.2f})")
+
+
+@dataclass
+class Findings:
+    """One model version's shortcut evidence over the project's tasks."""
+
+    groups: list[Group]
+    context_accuracy: float | None  # balanced accuracy of the swapped predictions on the backgrounds' classes
+    object_accuracy: float | None  # ... and on the objects' classes
+    off_object: np.ndarray  # (N,) per task: measured where the object is annotated, else its group's share (NaN: unknown)
+    scatter: np.ndarray  # (N,) share of the hot attention outside the peak's own box
+    suspicion: np.ndarray  # (N,) in [0, 1]: off-object share (else scatter) x (1 + doubt) / 2; the ``shortcut`` queue
+    errors: np.ndarray  # indices of labelled tasks the model gets wrong
+
+    @property
+    def suspected(self) -> list[Group]:
+        return [g for g in self.groups if g.suspected]
+
+    @property
+    def uses_shortcut(self) -> bool:
+        """Objects moved onto other backgrounds are classified by the background more than by the object."""
+        return context_decides(self.context_accuracy, self.object_accuracy)
+
+    @property
+    def affected_share(self) -> float:
+        """Share of the tasks in a suspected group."""
+        n = len(self.suspicion)
+        return float(sum(len(g.members) for g in self.suspected) / n) if n else 0.0
+
+    def group_of(self) -> np.ndarray:
+        """(N,) index of each task's group."""
+        owner = np.full(len(self.suspicion), -1)
+        for k, g in enumerate(self.groups):
+            owner[g.members] = k
+        return owner
+
+
+def hot_cells(attention: np.ndarray) -> np.ndarray:
+    """(N, h, w) bool: where each map is at least HOT of its maximum (nothing for an all-zero map)."""
+    peak = attention.reshape(len(attention), -1).max(axis=1)[:, None, None]
+    return (attention >= HOT * peak) & (peak > 0)
+
+
+def off_object_share(hot: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """(N,) share of each map's hot cells off its object, the object grown by one cell (a CAM cell's blur)."""
+    grown = np.stack([binary_dilation(o) for o in objects]) if len(objects) else objects
+    count = hot.reshape(len(hot), -1).sum(axis=1)
+    off = (hot & ~grown).reshape(len(hot), -1).sum(axis=1)
+    return np.where(count > 0, off / np.maximum(count, 1), 0.0)
+
+
+def peak_scatter(attention: np.ndarray) -> np.ndarray:
+    """(N,) share of each map's hot cells farther than a quarter of the side from its peak: attention that rests on
+    more than one place (the object estimate where no object is annotated is the peak's neighbourhood)."""
+    n, h, w = attention.shape
+    hot = hot_cells(attention)
+    peaks = attention.reshape(n, -1).argmax(axis=1)
+    rows, cols = np.mgrid[0:h, 0:w]
+    near = (np.abs(rows[None] - (peaks // w)[:, None, None]) <= h / 4) & (np.abs(cols[None] - (peaks % w)[:, None, None]) <= w / 4)
+    count = hot.reshape(n, -1).sum(axis=1)
+    return np.where(count > 0, (hot & ~near).reshape(n, -1).sum(axis=1) / np.maximum(count, 1), 0.0)
+
+
+def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray, labels: np.ndarray,
+              seed: int = 0, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Each annotated object (normalised inputs, (M, S, S) masks at input size) pasted onto the emptied background
+    of another annotated task of another class: (the model's class for each, that background's class; -1 where no
+    partner). Partners are drawn within batches of ``batch``."""
+    generator = torch.Generator().manual_seed(seed)
+    predicted, partner_labels = np.full(len(labels), -1), np.full(len(labels), -1)
+    masks = torch.as_tensor(np.asarray(objects), dtype=torch.float32)
+    targets = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    model = model.eval()
+    with torch.no_grad():
+        for start in range(0, len(labels), batch):
+            part = slice(start, start + batch)
+            pasted, source, _ = paste_on_partners(inputs[part], masks[part], targets[part], generator)
+            found = (source >= 0).numpy()
+            if found.any():
+                rows = np.arange(start, min(start + batch, len(labels)))[found]
+                predicted[rows] = model(pasted[torch.as_tensor(found)]).argmax(1).numpy()
+                partner_labels[rows] = targets[part][source[source >= 0]].numpy()
+    return predicted, partner_labels
+
+
+def balanced_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float | None:
+    """Mean recall over the classes present (None without any tested task)."""
+    tested = (predicted >= 0) & (labels >= 0)
+    if not tested.any():
+        return None
+    classes = np.unique(labels[tested])
+    return float(np.mean([(predicted[tested & (labels == c)] == c).mean() for c in classes]))
+
+
+def context_decides(context: float | None, object_: float | None) -> bool:
+    """True when swapped predictions follow the backgrounds' classes better than the objects'."""
+    return context is not None and object_ is not None and context > object_
+
+
+def _features(evidence: Evidence) -> np.ndarray:
+    maps = downsample_maps(evidence.attention, FEATURE_SIDE).reshape(len(evidence), -1).astype(np.float64)
+    maps /= np.maximum(maps.sum(axis=1, keepdims=True), 1e-9)
+    maps = (maps - maps.mean(0)) / (maps.std() + 1e-9)
+    embeddings = np.asarray(evidence.embeddings, dtype=np.float64)
+    components = min(EMBEDDING_COMPONENTS, embeddings.shape[1], max(1, len(embeddings) - 1))
+    if len(embeddings) > components:
+        embeddings = PCA(components, random_state=0).fit_transform(embeddings - embeddings.mean(0))
+    embeddings = embeddings / (embeddings.std() + 1e-9)
+    return np.hstack([maps, embeddings])
+
+
+def _clusters(features: np.ndarray, predicted: np.ndarray, seed: int) -> list[np.ndarray]:
+    groups = []
+    for c in np.unique(predicted):
+        members = np.flatnonzero(predicted == c)
+        k = int(np.clip(len(members) // TASKS_PER_GROUP, 1, MAX_GROUPS_PER_CLASS))
+        if k == 1:
+            groups.append(members)
+            continue
+        assignment = KMeans(k, n_init=2, random_state=seed).fit_predict(features[members])
+        groups += [members[assignment == j] for j in range(k) if np.any(assignment == j)]
+    return groups
+
+
+def _colour(colours: np.ndarray | None, cells: np.ndarray) -> tuple[int, int, int] | None:
+    if colours is None or not cells.any():
+        return None
+    return tuple(int(v) for v in colours[cells].reshape(-1, 3).mean(axis=0).round())
+
+
+def discover(evidence: Evidence, seed: int = 0) -> Findings:
+    """Group the tasks, measure each group against the annotated objects and classes, score every task."""
+    n = len(evidence)
+    hot = hot_cells(np.asarray(evidence.attention, dtype=np.float32))
+    predicted = evidence.probabilities.argmax(axis=1)
+    labels = np.asarray(evidence.labels)
+    known = np.zeros(n, bool) if evidence.object_known is None else np.asarray(evidence.object_known, bool)
+    measured = np.full(n, np.nan)
+    if known.any():
+        measured[known] = off_object_share(hot[known], np.asarray(evidence.objects)[known].astype(bool))
+    off = measured.copy()
+    groups = []
+    for members in _clusters(_features(evidence), predicted, seed) if n else []:
+        annotated = members[known[members]]
+        share = float(measured[annotated].mean()) if len(annotated) >= MIN_EVIDENCE else None
+        if share is not None:
+            off[members[~known[members]]] = share
+        labelled = members[labels[members] >= 0]
+        cells = hot[members]
+        if len(annotated):  # where the object is known, colour the attention off it
+            off_cells = cells.copy()
+            off_cells[known[members]] &= ~np.asarray(evidence.objects)[annotated].astype(bool)
+            cells = off_cells if off_cells.any() else cells
+        colours = None if evidence.colours is None else evidence.colours[members]
+        mean_map = evidence.attention[members].mean(axis=0)
+        density = hot[members].mean(axis=0)
+        ys, xs = np.mgrid[0 : density.shape[0], 0 : density.shape[1]]
+        weight = max(float(density.sum()), 1e-9)
+        group = Group(
+            members=members, predicted_class=int(predicted[members[0]]), labelled=len(labelled),
+            label_mix={int(c): int(k) for c, k in zip(*np.unique(labels[labelled], return_counts=True))},
+            errors=int((predicted[labelled] != labels[labelled]).sum()), off_object=share, evidence=len(annotated),
+            centre=(float((density * (xs + 0.5)).sum() / weight / density.shape[1]),
+                    float((density * (ys + 0.5)).sum() / weight / density.shape[0])),
+            extent=float(hot[members].mean()), colour=_colour(colours, cells), mean_attention=mean_map,
+        )
+        groups.append(group)
+    swapped = np.full(n, -1) if evidence.swapped is None else np.asarray(evidence.swapped)
+    partner = np.full(n, -1) if evidence.partner_labels is None else np.asarray(evidence.partner_labels)
+    context = balanced_accuracy(swapped, partner)
+    object_ = balanced_accuracy(np.where(partner >= 0, swapped, -1), labels)
+    for group in groups:
+        if context_decides(context, object_) and group.off_object is not None and group.off_object > OFF_OBJECT_LIMIT:
+            group.suspected = True
+            group.reasons.append(f"{group.off_object:.0%} of the peak attention lies off the {group.evidence} annotated objects")
+    confidence = evidence.probabilities[np.arange(n), np.where(labels >= 0, labels, predicted)]
+    doubt = np.where(labels >= 0, 1.0 - confidence, 1.0 - evidence.probabilities.max(axis=1))
+    for group in groups:  # the model's errors in a suspected group share its shortcut
+        wrong = group.members[(labels[group.members] >= 0) & (predicted[group.members] != labels[group.members])]
+        if group.suspected and len(wrong):
+            group.reasons.append(f"{len(wrong)} of its {group.labelled} labelled tasks are predicted against their class")
+    scatter = peak_scatter(np.asarray(evidence.attention, dtype=np.float32))
+    suspicion = np.where(np.isnan(off), scatter, off) * (1.0 + doubt) / 2.0  # no object known: the peak's own box
+    errors = np.flatnonzero((labels >= 0) & (predicted != labels))
+    return Findings(groups, context, object_, off, scatter, suspicion, errors)

@@ -1,0 +1,73 @@
+"""``GET /report?project=ID``: the project's shortcut reports as one HTML page a project manager reads.
+
+Everything shown comes from files the training runs wrote (see backend/service/shortcut_report.py); every value is
+escaped, since class names and task ids come from Label Studio users.
+"""
+from __future__ import annotations
+
+import base64
+from html import escape
+from typing import Any
+
+from backend.storage.project_dir import ProjectDir
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def trend(reports: list[dict[str, Any]]) -> str:
+    """Whether the last version shrank the shortcut the one before it used."""
+    if len(reports) < 2:
+        return "Only one version has a report so far."
+    before, after = reports[-2], reports[-1]
+    if not before["uses_shortcut"]:
+        return (f"{before['version']} showed no shortcut; {after['version']} "
+                f"{'does' if after['uses_shortcut'] else 'does not either'}.")
+    if not after["uses_shortcut"]:
+        return f"The last batch removed it: {after['version']} no longer decides by the background ({before['version']} did)."
+    change = after["affected_share"] - before["affected_share"]
+    verb = "shrank" if change < 0 else "did not shrink"
+    return (f"The shortcut {verb}: {_percent(before['affected_share'])} of the tasks in suspected groups with "
+            f"{before['version']}, {_percent(after['affected_share'])} with {after['version']}.")
+
+
+def render_report(project: ProjectDir, reports: list[dict[str, Any]], label_studio_url: str = "") -> str:
+    """The page: the versions side by side, then the newest version's groups and examples."""
+    newest = reports[-1]
+    rows = "".join(
+        f"<tr><td>{escape(str(r['version']))}</td><td>{'yes' if r['uses_shortcut'] else 'no'}</td>"
+        f"<td>{_percent(r.get('swap_follows_background'))}</td><td>{_percent(r.get('swap_follows_object'))}</td>"
+        f"<td>{_percent(r['affected_share'])}</td><td>{int(r['error_count'])}</td></tr>" for r in reports)
+    groups = "".join(_group(g, project.key, label_studio_url) for g in newest["groups"] if g["suspected"])
+    picture = ""
+    if project.shortcut_png.is_file():
+        data = base64.b64encode(project.shortcut_png.read_bytes()).decode("ascii")
+        picture = f'<h2>Examples</h2><img id="examples" alt="examples with their attention" src="data:image/png;base64,{data}">'
+    verdict = ("uses a shortcut: objects moved onto other backgrounds are classified by the background"
+               if newest["uses_shortcut"] else "shows no sign of a shortcut: moved objects keep their class")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Shortcut report, project {escape(project.key)}</title>
+<style>body{{font-family:sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}}img{{max-width:100%}}</style></head>
+<body><h1>Shortcut report, project {escape(project.key)}</h1>
+<p id="verdict"><strong>{escape(str(newest['version']))}</strong> {verdict}.</p>
+<p id="trend">{escape(trend(reports))}</p>
+<h2>Versions</h2><table id="versions"><tr><th>version</th><th>shortcut</th><th>swaps follow the background</th>
+<th>swaps follow the object</th><th>tasks in suspected groups</th><th>annotated tasks predicted wrong</th></tr>{rows}</table>
+<h2>Suspected shortcuts of {escape(str(newest['version']))}</h2>{groups or '<p>None.</p>'}{picture}
+</body></html>"""
+
+
+def _group(group: dict[str, Any], key: str, label_studio_url: str) -> str:
+    def link(task: Any) -> str:
+        text = escape(str(task))
+        if label_studio_url and key.isdigit() and str(task).isdigit():
+            return f'<a href="{escape(label_studio_url.rstrip("/"))}/projects/{key}/data?task={text}">{text}</a>'
+        return text
+
+    reasons = "".join(f"<li>{escape(r)}</li>" for r in group["reasons"])
+    mix = ", ".join(f"{escape(str(name))}: {count}" for name, count in group.get("class_mix", {}).items()) or "none labelled"
+    return (f'<div class="group"><p>{escape(group["description"])} ({_percent(group["share"])} of the tasks)</p>'
+            f"<ul>{reasons}</ul><p>Annotated classes in the group: {mix}</p>"
+            f"<p>Examples: {', '.join(link(t) for t in group['examples'])}</p></div>")

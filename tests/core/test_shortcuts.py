@@ -1,0 +1,89 @@
+import numpy as np
+import torch
+
+from backend.core.shortcuts import (
+    balanced_accuracy,
+    discover,
+    hot_cells,
+    off_object_share,
+    peak_scatter,
+    swap_test,
+)
+from tests.support.shortcut_project import shortcut_project
+
+
+def test_a_model_that_decides_by_a_patch_is_flagged_and_the_patch_is_named():
+    evidence, conflicting = shortcut_project(shortcut=True)
+    found = discover(evidence)
+    assert found.uses_shortcut and found.context_accuracy == 1.0 and found.object_accuracy == 0.0
+    assert found.suspected and found.affected_share > 0.9
+    for group in found.suspected:
+        assert group.off_object > 0.9 and group.centre[0] > 0.7 and group.centre[1] > 0.7  # bottom right, off the object
+        red, _, blue = group.colour  # the patch's colour, not the background's grey
+        assert abs(red - blue) > 40
+        assert "off the" in group.reasons[0]
+    order = np.argsort(-found.suspicion)
+    assert set(np.flatnonzero(conflicting)) <= set(order[: 3 * conflicting.sum()])  # cue-conflicting tasks first
+
+
+def test_a_model_that_looks_at_the_object_is_not_flagged():
+    evidence, _ = shortcut_project(shortcut=False)
+    found = discover(evidence)
+    assert not found.uses_shortcut and not found.suspected and found.affected_share == 0.0
+    measured = [g.off_object for g in found.groups if g.off_object is not None]
+    assert measured and max(measured) < 0.5
+    assert found.object_accuracy == 1.0
+
+
+def test_without_annotated_objects_nothing_is_flagged_and_suspicion_falls_back_to_scatter():
+    evidence, _ = shortcut_project(shortcut=True)
+    evidence.object_known[:] = False
+    evidence.swapped[:] = -1
+    found = discover(evidence)
+    assert not found.uses_shortcut and found.context_accuracy is None
+    assert np.all(np.isnan(found.off_object)) and np.all(np.isfinite(found.suspicion))
+
+
+def test_groups_stay_within_a_predicted_class_and_cover_every_task():
+    evidence, _ = shortcut_project(shortcut=True, n=400)
+    found = discover(evidence)
+    owner = found.group_of()
+    assert np.all(owner >= 0) and sum(len(g.members) for g in found.groups) == 400
+    for group in found.groups:
+        assert len(set(evidence.probabilities[group.members].argmax(1))) == 1
+
+
+def test_errors_are_the_labelled_tasks_predicted_against_their_class():
+    evidence, conflicting = shortcut_project(shortcut=True)
+    assert set(discover(evidence).errors) == set(np.flatnonzero(conflicting))
+
+
+def test_cell_measures():
+    maps = np.zeros((2, 4, 4))
+    maps[0, 0, 0], maps[0, 3, 3] = 1.0, 0.6
+    hot = hot_cells(maps)
+    assert hot[0].sum() == 2 and not hot[1].any()  # an empty map has no hot cell
+    objects = np.zeros((2, 4, 4), bool)
+    objects[0, 0, 0] = True
+    assert off_object_share(hot, objects)[0] == 0.5  # (3, 3) lies beyond the object grown by a cell
+    assert peak_scatter(maps)[0] == 0.5 and peak_scatter(maps)[1] == 0.0
+    assert balanced_accuracy(np.array([0, 0, 1, -1]), np.array([0, 1, 1, 1])) == 0.75
+    assert balanced_accuracy(np.array([-1]), np.array([0])) is None
+
+
+def test_swap_test_pastes_each_object_on_another_class_s_background():
+    class ReadsTheCorner(torch.nn.Module):
+        """Class 1 when the top-left corner is bright: decides by the background."""
+
+        def forward(self, x):
+            corner = x[:, :, :2, :2].mean(dim=(1, 2, 3))
+            return torch.stack([-corner, corner], dim=1)
+
+    images = torch.zeros(4, 3, 8, 8)
+    images[1::2] = 1.0  # class 1 images are bright everywhere
+    objects = np.zeros((4, 8, 8), bool)
+    objects[:, 4:, 4:] = True
+    labels = np.array([0, 1, 0, 1])
+    predicted, partner = swap_test(ReadsTheCorner(), images, objects, labels)
+    assert np.array_equal(partner, 1 - labels)  # partners of the other class
+    assert np.array_equal(predicted, partner)  # the corner, i.e. the background, decides

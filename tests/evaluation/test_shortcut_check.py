@@ -1,0 +1,30 @@
+import numpy as np
+
+from backend.core.shortcuts import discover
+from backend.evaluation.shortcut_check import CheckConfig, check_table, cue_cells, score
+from tests.support.shortcut_project import shortcut_project
+
+
+def _cue_of(evidence):
+    """The patch cells of the simulated project: where its colour differs from the grey background."""
+    return np.any(evidence.colours != 120, axis=-1)
+
+
+def test_a_flagged_patch_shortcut_scores_high_precision_and_auc_and_a_sound_model_is_not_flagged():
+    biased, conflicting = shortcut_project(shortcut=True)
+    row = score(discover(biased), biased, _cue_of(biased), conflicting)
+    assert row["flagged"] and row["precision"] == 1.0 and row["auc"] > 0.9 and row["affected"] > 0.9
+    sound, conflicting = shortcut_project(shortcut=False)
+    row = score(discover(sound), sound, _cue_of(sound), conflicting)
+    assert not row["flagged"] and row["precision"] is None and row["affected"] == 0.0
+
+
+def test_cue_cells_grow_by_one_cell_and_the_table_has_every_version():
+    mask = np.zeros((64, 64), bool)
+    mask[30:32, 30:32] = True
+    cells = cue_cells([mask])[0]
+    assert cells.shape == (16, 16) and cells.sum() == 5 and cells[7, 7] and cells[6, 7] and not cells[6, 6]  # and its edge neighbours
+    rows = [{"kind": "patch", "seed": s, "version": v, "shifted_accuracy": 0.5, "flagged": v == "base", "precision": 0.7,
+             "auc": 0.9, "affected": 0.5} for s in (0, 1) for v in ("base", "oracle")]
+    table = check_table(rows, CheckConfig())
+    assert "| patch | base | 2 | 0.500 ± 0.000 | 100% | 0.700 ± 0.000 |" in table and "| patch | oracle | 2 |" in table
