@@ -12,6 +12,7 @@ from backend.labelstudio.client import VIEW_TITLE, project_tasks
 from backend.labelstudio.templates import render_template
 from backend.models.checkpoints import save_checkpoint
 from backend.service.ranking import order_project
+from backend.service.shortcut_report import load_reports
 from backend.settings import Settings
 from backend.storage.project_dir import ProjectDir
 from backend.storage.queue_file import load_queue
@@ -143,7 +144,9 @@ def test_the_shortcut_report_reads_in_a_browser(project):
     from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS
 
     client, pid, settings = project
-    assert ProjectDir(settings.model_dir, pid).shortcut_report("v0001").is_file(), "the training run wrote no report"
+    folder = ProjectDir(settings.model_dir, pid)
+    assert folder.shortcut_report("v0001").is_file(), "the training run wrote no report"
+    versions = [r["version"] for r in load_reports(folder)]  # the base's (on demand, above) and v0001's
     server = make_server("127.0.0.1", 0, create_app(settings))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -152,7 +155,8 @@ def test_the_shortcut_report_reads_in_a_browser(project):
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"http://127.0.0.1:{server.server_port}/report?project={pid}")
             assert "v0001" in page.inner_text("#verdict")
-            assert page.locator("#versions tr").count() == 2  # header and v0001
+            assert page.locator("#versions tr").count() == 1 + len(versions) and versions[-1] == "v0001"
+            assert versions[-2] in page.inner_text("#trend")  # did the last batch shrink it: v0001 against the base
             assert page.evaluate("document.getElementById('examples').naturalWidth") > 0  # the PNG decodes
             assert page.evaluate("document.documentElement.scrollWidth") <= 1400  # no sideways scrolling
             ARTIFACTS.mkdir(parents=True, exist_ok=True)

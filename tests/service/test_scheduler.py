@@ -11,6 +11,7 @@ from backend.evaluation.annotators import click_event
 from backend.http.server import create_app
 from backend.service import training_run
 from backend.service.scheduler import TrainingScheduler
+from backend.service.training_run import STAGES
 from tests.service.projects import folder_of as _folder
 from tests.service.projects import predict_version as _predict_version
 
@@ -42,7 +43,7 @@ def test_webhook_queues_background_training_and_the_new_version_serves(env):
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'attention_backend_training_runs_total{project="8"} 1.0' in metrics
     assert 'attention_backend_training_stage_seconds{project="8",stage="train"}' in metrics  # each stage of the last run
-    assert set(status["stages"]) == {"sync", "train", "validate", "publish", "rank", "push"}
+    assert set(status["stages"]) == set(STAGES)
     assert status["stages"]["publish"] == {"outcome": "done", "seconds": status["stages"]["publish"]["seconds"],
                                            "version": "v0001", "parent": manifest.parent}
 
