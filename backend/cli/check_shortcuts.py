@@ -22,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--train-images", type=int, default=defaults.train_images, help="training images (the project's tasks)")
     found.add_argument("--bias", type=float, default=defaults.bias, help="share of training images whose cue matches the class")
     found.add_argument("--share", type=float, default=defaults.share, help="share of training images annotated")
+    found.add_argument("--report", action="store_true", help="only rewrite the table from the finished kind x seed pairs")
     found.add_argument("--steps", type=int, default=defaults.steps, help="fine-tuning steps of the default method")
     return found
 
@@ -32,7 +33,7 @@ def main() -> None:
     cfg = CheckConfig(kinds=tuple(args.kinds), seeds=args.seeds, train_images=args.train_images, bias=args.bias,
                       share=args.share, steps=args.steps)
     out = Path(args.out)
-    run_check(out, cfg)
+    run_check(out, cfg, report_only=args.report)
     print((out / "shortcut_check.md").read_text())
 
 

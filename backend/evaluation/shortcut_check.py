@@ -138,9 +138,13 @@ def check_one(kind: str, seed: int, out: Path, cfg: CheckConfig) -> list[dict[st
     return found
 
 
-def run_check(out: Path, cfg: CheckConfig) -> list[dict[str, Any]]:
+def run_check(out: Path, cfg: CheckConfig, report_only: bool = False) -> list[dict[str, Any]]:
+    """Run (or resume) every kind x seed and write the table; with ``report_only``, the table of the finished ones."""
     out.mkdir(parents=True, exist_ok=True)
-    rows = [row for seed in range(cfg.seeds) for kind in cfg.kinds for row in check_one(kind, seed, out, cfg)]
+    pairs = [(kind, seed) for seed in range(cfg.seeds) for kind in cfg.kinds]
+    if report_only:
+        pairs = [(kind, seed) for kind, seed in pairs if (out / f"{kind}-{seed}.json").is_file()]
+    rows = [row for kind, seed in pairs for row in check_one(kind, seed, out, cfg)]
     (out / "shortcut_check.json").write_text(json.dumps(rows, indent=1))
     (out / "shortcut_check.md").write_text(check_table(rows, cfg))
     return rows
@@ -153,7 +157,7 @@ def check_table(rows: list[dict[str, Any]], cfg: CheckConfig) -> str:
              f"{cfg.train_images} training images annotated, bias {cfg.bias}.", "",
              "| kind | version | seeds | shifted accuracy | flagged | precision | AUC (conflicting) | affected share |",
              "|---|---|---|---|---|---|---|---|"]
-    for kind in dict.fromkeys(r["kind"] for r in rows):
+    for kind in [k for k in cfg.kinds if any(r["kind"] == k for r in rows)]:
         for version in dict.fromkeys(r["version"] for r in rows if r["kind"] == kind):
             some = [r for r in rows if r["kind"] == kind and r["version"] == version]
             lines.append(f"| {kind} | {version} | {len(some)} | {_stat(some, 'shifted_accuracy')} | "

@@ -239,5 +239,5 @@ def strategy_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
 
 def _accuracy_drops(rows: list[dict[str, Any]]) -> str:
     """The methods whose in-distribution accuracy fell more than ``MAX_TEST_DROP`` below the base model's."""
-    dropped = [f"`{r['loss']}` ({r['test_accuracy_drop']:+.3f})" for r in rows if r["test_accuracy_drop"] > MAX_TEST_DROP]
+    dropped = [f"`{r['loss']}` ({_change(r['test_accuracy_drop'])})" for r in rows if r["test_accuracy_drop"] > MAX_TEST_DROP]
     return f" Test accuracy fell by more than {MAX_TEST_DROP} with " + ", ".join(dropped) + "." if dropped else ""
