@@ -70,7 +70,6 @@ class Group:
     centre: tuple[float, float]  # (x, y) of the mean hot attention, fractions of the side
     extent: float  # share of the image the hot attention covers
     colour: tuple[int, int, int] | None  # mean colour where the attention is hot (off the object where known)
-    mean_attention: np.ndarray
     suspected: bool = False
     reasons: list[str] = field(default_factory=list)
 
@@ -211,58 +210,62 @@ def _colour(colours: np.ndarray | None, cells: np.ndarray) -> tuple[int, int, in
     return tuple(int(v) for v in colours[cells].reshape(-1, 3).mean(axis=0).round())
 
 
+def _group(evidence: Evidence, members: np.ndarray, hot: np.ndarray, known: np.ndarray, measured: np.ndarray,
+           predicted: np.ndarray) -> Group:
+    """One group measured: its off-object share (from enough annotated members), class mix, errors, where its hot
+    attention sits and its colour there (off the object where the object is known)."""
+    labels = np.asarray(evidence.labels)
+    annotated = members[known[members]]
+    labelled = members[labels[members] >= 0]
+    cells = hot[members].copy()
+    cells[known[members]] &= ~np.asarray(evidence.objects)[annotated].astype(bool)
+    if not cells.any():
+        cells = hot[members]
+    density = hot[members].mean(axis=0)
+    ys, xs = np.mgrid[0 : density.shape[0], 0 : density.shape[1]]
+    weight = max(float(density.sum()), 1e-9)
+    return Group(
+        members=members, predicted_class=int(predicted[members[0]]), labelled=len(labelled),
+        label_mix={int(c): int(k) for c, k in zip(*np.unique(labels[labelled], return_counts=True))},
+        errors=int((predicted[labelled] != labels[labelled]).sum()),
+        off_object=float(measured[annotated].mean()) if len(annotated) >= MIN_EVIDENCE else None,
+        evidence=len(annotated),
+        centre=(float((density * (xs + 0.5)).sum() / weight / density.shape[1]),
+                float((density * (ys + 0.5)).sum() / weight / density.shape[0])),
+        extent=float(density.mean()), colour=_colour(None if evidence.colours is None else evidence.colours[members], cells),
+    )
+
+
 def discover(evidence: Evidence, seed: int = 0) -> Findings:
     """Group the tasks, measure each group against the annotated objects and classes, score every task."""
     n = len(evidence)
-    hot = hot_cells(np.asarray(evidence.attention, dtype=np.float32))
+    attention = np.asarray(evidence.attention, dtype=np.float32)
+    hot = hot_cells(attention)
     predicted = evidence.probabilities.argmax(axis=1)
     labels = np.asarray(evidence.labels)
     known = np.zeros(n, bool) if evidence.object_known is None else np.asarray(evidence.object_known, bool)
     measured = np.full(n, np.nan)
     if known.any():
         measured[known] = off_object_share(hot[known], np.asarray(evidence.objects)[known].astype(bool))
-    off = measured.copy()
-    groups = []
-    for members in _clusters(_features(evidence), predicted, seed) if n else []:
-        annotated = members[known[members]]
-        share = float(measured[annotated].mean()) if len(annotated) >= MIN_EVIDENCE else None
-        if share is not None:
-            off[members[~known[members]]] = share
-        labelled = members[labels[members] >= 0]
-        cells = hot[members]
-        if len(annotated):  # where the object is known, colour the attention off it
-            off_cells = cells.copy()
-            off_cells[known[members]] &= ~np.asarray(evidence.objects)[annotated].astype(bool)
-            cells = off_cells if off_cells.any() else cells
-        colours = None if evidence.colours is None else evidence.colours[members]
-        mean_map = evidence.attention[members].mean(axis=0)
-        density = hot[members].mean(axis=0)
-        ys, xs = np.mgrid[0 : density.shape[0], 0 : density.shape[1]]
-        weight = max(float(density.sum()), 1e-9)
-        group = Group(
-            members=members, predicted_class=int(predicted[members[0]]), labelled=len(labelled),
-            label_mix={int(c): int(k) for c, k in zip(*np.unique(labels[labelled], return_counts=True))},
-            errors=int((predicted[labelled] != labels[labelled]).sum()), off_object=share, evidence=len(annotated),
-            centre=(float((density * (xs + 0.5)).sum() / weight / density.shape[1]),
-                    float((density * (ys + 0.5)).sum() / weight / density.shape[0])),
-            extent=float(hot[members].mean()), colour=_colour(colours, cells), mean_attention=mean_map,
-        )
-        groups.append(group)
     swapped = np.full(n, -1) if evidence.swapped is None else np.asarray(evidence.swapped)
     partner = np.full(n, -1) if evidence.partner_labels is None else np.asarray(evidence.partner_labels)
     context = balanced_accuracy(swapped, partner)
     object_ = balanced_accuracy(np.where(partner >= 0, swapped, -1), labels)
+    off = measured.copy()
+    groups = [_group(evidence, members, hot, known, measured, predicted)
+              for members in (_clusters(_features(evidence), predicted, seed) if n else [])]
     for group in groups:
-        if context_decides(context, object_) and group.off_object is not None and group.off_object > OFF_OBJECT_LIMIT:
+        if group.off_object is None:
+            continue
+        off[group.members[~known[group.members]]] = group.off_object
+        if context_decides(context, object_) and group.off_object > OFF_OBJECT_LIMIT:
             group.suspected = True
             group.reasons.append(f"{group.off_object:.0%} of the peak attention lies off the {group.evidence} annotated objects")
+            if group.errors:  # the model's errors in a suspected group share its shortcut
+                group.reasons.append(f"{group.errors} of its {group.labelled} labelled tasks are predicted against their class")
     confidence = evidence.probabilities[np.arange(n), np.where(labels >= 0, labels, predicted)]
     doubt = np.where(labels >= 0, 1.0 - confidence, 1.0 - evidence.probabilities.max(axis=1))
-    for group in groups:  # the model's errors in a suspected group share its shortcut
-        wrong = group.members[(labels[group.members] >= 0) & (predicted[group.members] != labels[group.members])]
-        if group.suspected and len(wrong):
-            group.reasons.append(f"{len(wrong)} of its {group.labelled} labelled tasks are predicted against their class")
-    scatter = peak_scatter(np.asarray(evidence.attention, dtype=np.float32))
+    scatter = peak_scatter(attention)
     suspicion = np.where(np.isnan(off), scatter, off) * (1.0 + doubt) / 2.0  # no object known: the peak's own box
     errors = np.flatnonzero((labels >= 0) & (predicted != labels))
     return Findings(groups, context, object_, off, scatter, suspicion, errors)
