@@ -153,6 +153,7 @@ def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray,
     masks = torch.as_tensor(np.asarray(objects), dtype=torch.float32)
     targets = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     model = model.eval()
+    device = next(model.parameters(), torch.empty(0)).device  # a trained model may sit on the GPU; images come from the CPU
     with torch.no_grad():
         for start in range(0, len(labels), batch):
             part = slice(start, start + batch)
@@ -160,7 +161,7 @@ def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray,
             found = (source >= 0).numpy()
             if found.any():
                 rows = np.arange(start, min(start + batch, len(labels)))[found]
-                predicted[rows] = model(pasted[torch.as_tensor(found)]).argmax(1).numpy()
+                predicted[rows] = model(pasted[torch.as_tensor(found)].to(device)).argmax(1).cpu().numpy()
                 partner_labels[rows] = targets[part][source[source >= 0]].numpy()
     return predicted, partner_labels
 
