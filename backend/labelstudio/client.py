@@ -10,6 +10,7 @@ from label_studio_sdk import LabelStudio
 from tqdm import tqdm
 
 from backend.active.annotation_queue import Queue
+from backend.core.examples import Example
 from backend.labelstudio.annotations import parse_task
 from backend.labelstudio.config import LabelConfig
 
@@ -46,15 +47,15 @@ def annotated_ids(tasks: list[dict]) -> set:
     return {t["id"] for t in tasks if any(not a.get("was_cancelled") for a in t["annotations"])}
 
 
-def annotated_labels(tasks: list[dict], config: LabelConfig) -> dict:
-    """The class the latest annotation of each annotated task gives (where it gives one)."""
-    labels = {}
+def annotated_examples(tasks: list[dict], config: LabelConfig) -> list[Example]:
+    """The example of each task with a usable annotation (its latest), each parsed once."""
+    examples = []
     for task in tasks:
         usable = [a for a in task["annotations"] if not a.get("was_cancelled")]
         example = parse_task(task, usable, config).example if usable else None
-        if example is not None and example.label is not None:
-            labels[task["id"]] = example.label
-    return labels
+        if example is not None:
+            examples.append(example)
+    return examples
 
 
 def ensure_view(client: LabelStudio, project_id: int, title: str = VIEW_TITLE) -> int:

@@ -9,11 +9,11 @@ from typing import Any
 
 from backend.active import similar_tasks
 from backend.active.annotation_queue import Queue, build_queue, queue_from_order
-from backend.labelstudio.client import annotated_ids, annotated_labels, connect, project_tasks, push_queue
+from backend.labelstudio.client import annotated_examples, annotated_ids, connect, project_tasks, push_queue
 from backend.labelstudio.config import LabelConfig
 from backend.service.predictor import Predictor, PredictorCache
 from backend.service.scoring import ScoredTasks, score_tasks
-from backend.service.shortcut_report import report_served_model
+from backend.service.shortcut_report import object_box, report_served_model
 from backend.settings import Settings
 from backend.storage.queue_file import save_queue
 from backend.training import distributed
@@ -72,10 +72,12 @@ def order_project(
     config = LabelConfig.parse(project.label_config, settings.label_roles)
     model = PredictorCache(settings).get(project_id, config)
     tasks = project_tasks(client, project_id)
-    labels = annotated_labels(tasks, config)
+    examples = annotated_examples(tasks, config)
+    labels = {e.task_id: e.label for e in examples if e.label is not None}
+    boxes = {e.task_id: box for e in examples if (box := object_box(e)) is not None}
     clock.lap("read")
     queue, scored = rank(model, tasks, labels, strategy, batch_size, settings.train.seed, per_class,
-                         with_predictions=not dry_run, progress=progress)
+                         with_predictions=not dry_run, progress=progress, boxes=boxes)
     clock.lap("score")
     neighbours: list[tuple[int, float]] = []
     if similar_to:
@@ -89,7 +91,7 @@ def order_project(
         queue = queue_from_order(queue.version, queue.strategy, front + rest, queue.utilities, sorted(annotated))
     clock.lap("rank")
     if report and distributed.current().is_main:
-        report_served_model(model, tasks, labels, scored, settings.train.seed)
+        report_served_model(model, tasks, examples, labels, scored, settings.train.seed)
         clock.lap("report")
     if not dry_run and distributed.current().is_main:
         pushed = publish_queue(client, project_id, model, queue, scored.predictions, progress=progress)

@@ -18,7 +18,6 @@ from PIL import Image, ImageDraw
 from backend.core.examples import Example
 from backend.core.maps import box_mask, downsample_maps, resize_map, resize_mask
 from backend.core.shortcuts import Evidence, Findings, discover, swap_test
-from backend.labelstudio.annotations import parse_task
 from backend.models.inference import to_batch
 from backend.service.predictor import Predictor
 from backend.service.scoring import ScoredTasks
@@ -177,25 +176,21 @@ def example_tasks(record: dict[str, Any]) -> list[Any]:
     return [t for g in rows for t in g["examples"]]
 
 
-def report_served_model(predictor: Predictor, tasks: list[dict], labels: dict[Any, int], scored: ScoredTasks,
-                        seed: int = 0) -> dict[str, Any]:
+def report_served_model(predictor: Predictor, tasks: list[dict], examples: list[Example], labels: dict[Any, int],
+                        scored: ScoredTasks, seed: int = 0) -> dict[str, Any]:
     """The report of the version ``predictor`` serves (e.g. the base model, before any training run), from the
-    project's ``tasks`` as Label Studio gives them and their ``scored`` outputs; reads the annotated images once."""
-    examples, images = [], []
-    for task in tasks:
-        usable = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
-        example = parse_task(task, usable, predictor.label_config).example if usable else None
-        readable = predictor.read_images([task]) if example is not None and example.has_saliency else []
-        if readable:
-            examples.append(example)
-            images.append(readable[0][1].pixels)
-    classifier = predictor.classifier
-    evidence = gather_evidence(scored, labels, examples, images, classifier.model, classifier.image_size, seed)
+    project's ``tasks``, their annotated ``examples`` and ``scored`` outputs; reads the annotated objects' images once."""
     wanted = {t["id"]: t for t in tasks}
 
     def pictures(task_ids: list[Any]) -> dict[Any, np.ndarray]:
         chosen = [wanted[t] for t in task_ids if t in wanted]
         return {chosen[i]["id"]: picture.pixels for i, picture in predictor.read_images(chosen)}
 
+    marked = [e for e in examples if e.has_saliency]
+    read = pictures([e.task_id for e in marked])
+    marked = [e for e in marked if e.task_id in read]
+    classifier = predictor.classifier
+    evidence = gather_evidence(scored, labels, marked, [read[e.task_id] for e in marked], classifier.model,
+                               classifier.image_size, seed)
     return write_shortcut_report(predictor.project, predictor.model_version, list(predictor.label_config.classes),
                                  scored, evidence, pictures, seed)

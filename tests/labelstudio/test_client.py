@@ -1,4 +1,4 @@
-from backend.labelstudio.client import annotated_ids, annotated_labels
+from backend.labelstudio.client import annotated_examples, annotated_ids
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.templates import render_template
 
@@ -17,7 +17,7 @@ def test_annotated_tasks_and_their_labels():
         {"id": 4, "data": {"image": "d.png"}, "annotations": [{"id": 12, "result": []}]},  # annotated, no class
     ]
     assert annotated_ids(tasks) == {1, 4}
-    assert annotated_labels(tasks, CONFIG) == {1: 1}
+    assert [(e.task_id, e.label) for e in annotated_examples(tasks, CONFIG)] == [(1, 1)]  # 4 has neither class nor guidance
 
 
 def test_a_label_studio_that_answers_429_is_asked_again_after_a_back_off():
