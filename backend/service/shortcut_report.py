@@ -130,7 +130,7 @@ def draw_report(project: ProjectDir, record: dict[str, Any], pictures: dict[Any,
                 attention: dict[Any, np.ndarray]) -> None:
     """``shortcuts.png``: a row per suspected group (every group when none is), its examples with their attention
     laid over in red."""
-    rows = [g for g in record["groups"] if g["suspected"]] or record["groups"]
+    rows = shown_groups(record)
     sheet = Image.new("RGB", (EXAMPLES * TILE + 8, max(1, len(rows)) * (TILE + 22) + 4), "white")
     pen = ImageDraw.Draw(sheet)
     for r, group in enumerate(rows):
@@ -170,21 +170,29 @@ def write_shortcut_report(project: ProjectDir, version: str, classes: list[str],
     return record
 
 
+def shown_groups(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The groups the PNG shows: the suspected ones, or every group when none is."""
+    return [g for g in record["groups"] if g["suspected"]] or record["groups"]
+
+
 def example_tasks(record: dict[str, Any]) -> list[Any]:
     """The task ids the PNG shows."""
-    rows = [g for g in record["groups"] if g["suspected"]] or record["groups"]
-    return [t for g in rows for t in g["examples"]]
+    return [t for g in shown_groups(record) for t in g["examples"]]
+
+
+def task_pictures(predictor: Predictor, tasks: list[dict], task_ids: list[Any]) -> dict[Any, np.ndarray]:
+    """The images of the ``tasks`` whose ids are asked for, by id (through the predictor's image cache)."""
+    wanted = set(task_ids)
+    chosen = [t for t in tasks if t["id"] in wanted]
+    return {chosen[i]["id"]: picture.pixels for i, picture in predictor.read_images(chosen)}
 
 
 def report_served_model(predictor: Predictor, tasks: list[dict], examples: list[Example], labels: dict[Any, int],
                         scored: ScoredTasks, seed: int = 0) -> dict[str, Any]:
     """The report of the version ``predictor`` serves (e.g. the base model, before any training run), from the
     project's ``tasks``, their annotated ``examples`` and ``scored`` outputs; reads the annotated objects' images once."""
-    wanted = {t["id"]: t for t in tasks}
-
     def pictures(task_ids: list[Any]) -> dict[Any, np.ndarray]:
-        chosen = [wanted[t] for t in task_ids if t in wanted]
-        return {chosen[i]["id"]: picture.pixels for i, picture in predictor.read_images(chosen)}
+        return task_pictures(predictor, tasks, task_ids)
 
     marked = [e for e in examples if e.has_saliency]
     read = pictures([e.task_id for e in marked])

@@ -36,7 +36,7 @@ from backend.service.predictor import Predictor
 from backend.service.ranking import publish_queue, rank
 from backend.service.sal_training import train_sal
 from backend.service.scoring import ScoredTasks
-from backend.service.shortcut_report import gather_evidence, object_box, write_shortcut_report
+from backend.service.shortcut_report import gather_evidence, object_box, task_pictures, write_shortcut_report
 from backend.service.version_chart import write_version_chart
 from backend.settings import Settings
 from backend.storage.files import atomic_write_json
@@ -320,9 +320,7 @@ class TrainingRun:
         return Reported(record["uses_shortcut"], len(record["groups"]), record["affected_share"])
 
     def _pictures(self, task_ids: list[Any]) -> dict[Any, np.ndarray]:
-        wanted = set(task_ids)
-        tasks = [t for t in self.tasks or [] if t["id"] in wanted]
-        return {tasks[i]["id"]: picture.pixels for i, picture in self.predictor.read_images(tasks)}
+        return task_pictures(self.predictor, self.tasks or [], task_ids)
 
 
 def run_training(project: ProjectDir, settings: Settings) -> RunResult:
