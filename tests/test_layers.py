@@ -1,6 +1,7 @@
 """The package's layers import one way: a module may import its own sub-package and the layers below it, never above.
 
-Imports inside functions count too, and none may import the backend lazily: a lazy import is how a cycle hides.
+Imports inside functions count too, and none may import the backend lazily: a lazy import is how a cycle hides. An
+import under ``if TYPE_CHECKING:`` never runs; it names a type for the reader and the checker, and counts as top level.
 """
 from __future__ import annotations
 
@@ -35,10 +36,12 @@ def layer(module: str) -> str:
     return parts[1].removesuffix(".py") if len(parts) > 1 else "__init__"
 
 
-def imports(path: Path, known: set[str]) -> list[tuple[str, int, bool]]:
-    """(imported backend module, line, at module level) for every import of ``path``."""
+def imports(path: Path, known: set[str], runtime_only: bool = False) -> list[tuple[str, int, bool]]:
+    """(imported backend module, line, at module level) for every import of ``path`` (``runtime_only``: not those
+    under ``if TYPE_CHECKING:``, which cannot make a cycle)."""
     tree = ast.parse(path.read_text())
-    top_level = {id(node) for node in tree.body}
+    typing_only = {id(node) for block in tree.body if _type_checking(block) for node in ast.walk(block)}
+    top_level = {id(node) for node in tree.body} | typing_only
     found = []
     for node in ast.walk(tree):
         names: list[str] = []
@@ -47,9 +50,15 @@ def imports(path: Path, known: set[str]) -> list[tuple[str, int, bool]]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in known else node.module for alias in node.names]
         for name in names:
+            if runtime_only and id(node) in typing_only:
+                continue
             if name == "backend" or name.startswith("backend."):
                 found.append((name, node.lineno, id(node) in top_level))
     return found
+
+
+def _type_checking(node: ast.stmt) -> bool:
+    return isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
 
 
 def test_layers_import_downwards_only():
@@ -81,7 +90,7 @@ def test_no_lazy_imports_of_the_backend():
 
 def test_no_import_cycles():
     known = set(modules())
-    graph = {m: {t for t, _, _ in imports(p, known) if t in known and t != m} for m, p in modules().items()}
+    graph = {m: {t for t, _, _ in imports(p, known, runtime_only=True) if t in known and t != m} for m, p in modules().items()}
     state: dict[str, int] = {}
     stack: list[str] = []
 

@@ -14,9 +14,8 @@ from scipy.ndimage import distance_transform_edt
 from backend.core.maps import resize_map
 from backend.core.superpixels import Superpixels
 from backend.evaluation.dataset import Dataset
-from backend.labelstudio.brush_rle import mask_to_rle
 from backend.labelstudio.config import LabelConfig
-from backend.labelstudio.regions import choice, region
+from backend.labelstudio.controls import BrushLabels, Choices, KeyPointLabels, RectangleLabels
 
 CLICK_SECONDS = 6.0
 BOX_SECONDS = 8.0
@@ -35,8 +34,7 @@ def _percent(row: float, col: float, shape: tuple[int, int]) -> tuple[float, flo
 
 
 def _keypoint(config: LabelConfig, label: str, row: float, col: float, shape: tuple[int, int]) -> dict:
-    x, y = _percent(row, col, shape)
-    return region(config, config.keypoints_name, "keypointlabels", {"x": x, "y": y, "width": 0.6, "keypointlabels": [label]}, shape)
+    return KeyPointLabels.write(config, label, *_percent(row, col, shape), shape)
 
 
 def click_annotation(
@@ -69,7 +67,7 @@ def click_annotation(
             if 0 <= r < shape[0] and 0 <= c < shape[1] and mask[r, c]:
                 row, col = int(r), int(c)
                 break
-    result = [choice(config, label), _keypoint(config, config.focus_label, row, col, shape)]
+    result = [Choices.write(config, label), _keypoint(config, config.focus_label, row, col, shape)]
     if attention is not None and superpixels is not None and max_negative > 0 and config.ignore_point_label:
         labels = superpixels.labels
         heat = resize_map(attention, *labels.shape)
@@ -105,11 +103,7 @@ def box_annotation(
         y0, y1 = y0 + rng.normal(0, jitter * h), y1 + rng.normal(0, jitter * h)
     x0, x1 = sorted((float(np.clip(x0, 0, shape[1])), float(np.clip(x1, 0, shape[1]))))
     y0, y1 = sorted((float(np.clip(y0, 0, shape[0])), float(np.clip(y1, 0, shape[0]))))
-    value = {
-        "x": x0 / shape[1] * 100, "y": y0 / shape[0] * 100, "width": max(x1 - x0, 1) / shape[1] * 100,
-        "height": max(y1 - y0, 1) / shape[0] * 100, "rotation": 0, "rectanglelabels": [config.object_labels[0]],
-    }
-    result = [choice(config, label), region(config, config.rectangles_name, "rectanglelabels", value, shape)]
+    result = [Choices.write(config, label), RectangleLabels.write(config, (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)), shape)]
     return {"result": result, "was_cancelled": False, "lead_time": BOX_SECONDS, "meta": {"simulated": "box"}}
 
 
@@ -117,8 +111,7 @@ def mask_annotation(config: LabelConfig, label: int, mask: np.ndarray) -> dict:
     """The object painted with the brush as an "Object" region (what a person gives for exact object masks)."""
     if not (config.brush_name and config.saliency_label):
         raise ValueError("the labeling config has no BrushLabels control with an object label")
-    value = {"format": "rle", "rle": mask_to_rle(mask.astype(np.uint8) * 255), "brushlabels": [config.saliency_label]}
-    result = [choice(config, label), region(config, config.brush_name, "brushlabels", value, mask.shape)]
+    result = [Choices.write(config, label), BrushLabels.write(config, config.saliency_label, mask.astype(bool))]
     return {"result": result, "was_cancelled": False, "lead_time": MASK_SECONDS, "meta": {"simulated": "mask"}}
 
 

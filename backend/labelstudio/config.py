@@ -1,4 +1,4 @@
-"""Read what the backend needs from a Label Studio labeling config."""
+"""Read what the backend needs from a Label Studio labeling config: each control found by its tag fills its fields."""
 from __future__ import annotations
 
 import hashlib
@@ -6,10 +6,7 @@ from dataclasses import dataclass
 
 from label_studio_sdk.label_interface import LabelInterface
 
-POSITIVE_WORDS = ("focus", "look", "object", "positive")
-NEGATIVE_WORDS = ("ignore", "background", "negative")
-HEAT_WORDS = ("attention", "heat")
-SALIENCY_WORDS = ("object", "salient", "saliency")
+from backend.labelstudio.controls import BY_TAG
 
 
 class LabelConfigError(ValueError):
@@ -20,22 +17,11 @@ class LabelConfigError(ValueError):
 class LabelRoles:
     """Label names (any case) that play a role whatever their language: ``focus`` (a click on the object),
     ``ignore`` (a click, brush or suggested region the model should not use) and ``object`` (a brush mask of the
-    object). They are looked for first; the English words above are the fallback."""
+    object). They are looked for first; English words (``controls``) are the fallback."""
 
     focus: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     object: tuple[str, ...] = ()
-
-
-def _pick(labels: list[str], words: tuple[str, ...], names: tuple[str, ...] = ()) -> str | None:
-    wanted = {name.lower() for name in names}
-    for label in labels:
-        if label.lower() in wanted:
-            return label
-    for label in labels:
-        if any(word in label.lower() for word in words):
-            return label
-    return None
 
 
 @dataclass(frozen=True)
@@ -93,34 +79,9 @@ class LabelConfig:
         image = images[0]
         found: dict[str, object] = {}
         for control in interface.controls:
-            if image.name not in (control.to_name or []):
-                continue
-            labels = list(getattr(control, "labels", None) or [])
-            if control.tag == "Choices" and "choices_name" not in found:
-                found.update(choices_name=control.name, classes=tuple(labels))
-            elif control.tag == "Choices" and "guess_name" not in found and tuple(labels) == found["classes"]:
-                found.update(guess_name=control.name)
-            elif control.tag == "KeyPointLabels" and "keypoints_name" not in found:
-                found.update(
-                    keypoints_name=control.name,
-                    focus_label=_pick(labels, POSITIVE_WORDS, roles.focus),
-                    ignore_point_label=_pick(labels, NEGATIVE_WORDS, roles.ignore),
-                )
-            elif control.tag == "RectangleLabels" and "rectangles_name" not in found:
-                found.update(rectangles_name=control.name, object_labels=tuple(labels))
-            elif control.tag == "PolygonLabels" and "overlay_name" not in found:
-                found.update(
-                    overlay_name=control.name,
-                    overlay_heat_label=_pick(labels, HEAT_WORDS),
-                    overlay_ignore_label=_pick(labels, NEGATIVE_WORDS, roles.ignore),
-                )
-            elif control.tag == "BrushLabels" and "brush_name" not in found:
-                found.update(
-                    brush_name=control.name,
-                    heat_label=_pick(labels, HEAT_WORDS),
-                    ignore_region_label=_pick(labels, NEGATIVE_WORDS, roles.ignore),
-                    saliency_label=_pick(labels, SALIENCY_WORDS, roles.object),
-                )
+            kind = BY_TAG.get(control.tag)
+            if kind is not None and image.name in (control.to_name or []):
+                found.update(kind.fields(control.name, list(getattr(control, "labels", None) or []), roles, found))
         if "choices_name" not in found:
             raise LabelConfigError(f"labeling config has no <Choices> control for the image '{image.name}'")
         if len(found["classes"]) < 2:  # type: ignore[arg-type]

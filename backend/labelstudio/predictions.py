@@ -9,9 +9,8 @@ import numpy as np
 from backend.core.maps import resize_map
 from backend.core.outlines import level_outlines, mask_outline
 from backend.core.superpixels import Superpixels
-from backend.labelstudio.brush_rle import mask_to_rle
 from backend.labelstudio.config import LabelConfig
-from backend.labelstudio.regions import choice, region
+from backend.labelstudio.controls import BrushLabels, Choices, PolygonLabels
 from backend.models.inference import Analysis
 
 HEAT_LEVELS = 8  # quantising the heat keeps the RLE short; 8 shades are plenty to see the gradient
@@ -19,17 +18,12 @@ OVERLAY_LEVELS = 4  # nested heat outlines in the overlay control
 HEAT_OUTLINE_SIDE = 64  # the heat is outlined on the attention map at this size (it is smooth; the outline is short)
 
 
-def _brush(config: LabelConfig, label: str, mask: np.ndarray, **extra: object) -> dict:
-    value = {"format": "rle", "rle": mask_to_rle(mask), "brushlabels": [label]}
-    return region(config, config.brush_name, "brushlabels", value, mask.shape) | extra
-
-
 def saliency_region(config: LabelConfig, saliency: np.ndarray, size: tuple[int, int], threshold: float = 0.5) -> list[dict]:
     """SAL's suggested object region (editable): the interpretability model's saliency above ``threshold``."""
     if not (config.brush_name and config.saliency_label):
         return []
     mask = resize_map(saliency, size[0], size[1]) >= threshold
-    return [_brush(config, config.saliency_label, mask.astype(np.uint8) * 255)] if mask.any() else []
+    return [BrushLabels.write(config, config.saliency_label, mask)] if mask.any() else []
 
 
 def choice_region(config: LabelConfig, analysis: Analysis, prefill: bool = False) -> list[dict]:
@@ -38,7 +32,7 @@ def choice_region(config: LabelConfig, analysis: Analysis, prefill: bool = False
     index = analysis.predicted
     score = {"score": float(analysis.probabilities[index])}
     controls = ([config.guess_name] if config.guess_name else []) + ([config.choices_name] if prefill else [])
-    return [choice(config, index, control) | score for control in controls]
+    return [Choices.write(config, index, control) | score for control in controls]
 
 
 def heat_alpha(attention: np.ndarray, height: int, width: int, floor: float) -> np.ndarray:
@@ -46,11 +40,6 @@ def heat_alpha(attention: np.ndarray, height: int, width: int, floor: float) -> 
     heat = resize_map(attention, height, width)
     levels = np.ceil((heat - floor) / (1.0 - floor) * HEAT_LEVELS).clip(0, HEAT_LEVELS)
     return (levels * (255 // HEAT_LEVELS)).astype(np.uint8)
-
-
-def _polygon(config: LabelConfig, label: str, points: np.ndarray, size: tuple[int, int], **extra: object) -> dict:
-    value = {"points": np.round(points * 100, 2).tolist(), "polygonlabels": [label], "closed": True}
-    return region(config, config.overlay_name, "polygonlabels", value, size) | extra
 
 
 def heat_region(config: LabelConfig, analysis: Analysis, size: tuple[int, int], floor: float) -> list[dict]:
@@ -62,12 +51,12 @@ def heat_region(config: LabelConfig, analysis: Analysis, size: tuple[int, int], 
         if max(heat.shape) > HEAT_OUTLINE_SIDE:
             heat = resize_map(heat, HEAT_OUTLINE_SIDE, HEAT_OUTLINE_SIDE)
         levels = [floor + k * (1.0 - floor) / OVERLAY_LEVELS for k in range(OVERLAY_LEVELS)]
-        return [_polygon(config, config.overlay_heat_label, points, size, readonly=True, meta={"level": index + 1})
+        return [PolygonLabels.write(config, config.overlay_heat_label, points, size, readonly=True, meta={"level": index + 1})
                 for index, points in level_outlines(heat, levels)]
     if not (config.brush_name and config.heat_label):
         return []
     alpha = heat_alpha(analysis.attention, size[0], size[1], floor)
-    return [_brush(config, config.heat_label, alpha, readonly=True)]
+    return [BrushLabels.write(config, config.heat_label, alpha, readonly=True)]
 
 
 def ignore_candidates(superpixels: Superpixels, attention: np.ndarray, limit: int, threshold: float) -> list[tuple[int, float]]:
@@ -85,41 +74,33 @@ def ignore_candidates(superpixels: Superpixels, attention: np.ndarray, limit: in
     return [(s, float(means[s])) for s in order[:limit] if top > 0 and means[s] >= threshold * top]
 
 
+def _segment_region(config: LabelConfig, superpixels: Superpixels, segment: int, size: tuple[int, int],
+                    **extra: object) -> dict | None:
+    """Segment ``segment`` as an ignore region: its exact outline in the overlay control, or, in configs without
+    one, a brush mask at the image's full size; None where the config has neither (or the outline is empty)."""
+    if config.overlay_name and config.overlay_ignore_label:
+        points = mask_outline(superpixels.labels == segment)
+        return None if points is None else PolygonLabels.write(config, config.overlay_ignore_label, points, size, **extra)
+    if config.brush_name and config.ignore_region_label:
+        return BrushLabels.write(config, config.ignore_region_label, superpixels.mask([segment], size), **extra)
+    return None
+
+
 def ignore_regions(
     config: LabelConfig, analysis: Analysis, superpixels: Superpixels, size: tuple[int, int], limit: int, threshold: float
 ) -> list[dict]:
-    """Suggested "ignore" regions, one per selected superpixel (see :func:`ignore_candidates`): its exact outline
-    in the overlay control, or, in configs without one, a BrushLabels mask at the image's full size."""
-    if not config.suggests_ignore_regions or limit <= 0:
+    """Suggested "ignore" regions, one per selected superpixel (see :func:`ignore_candidates`)."""
+    if limit <= 0:
         return []
-    overlay = bool(config.overlay_name and config.overlay_ignore_label)
-    regions = []
-    for segment, mean in ignore_candidates(superpixels, analysis.attention, limit, threshold):
-        # no region score: Label Studio would show it as an unexplained number; the mean attention stays in meta
-        extra = {"meta": {"segment": segment, "attention": round(mean, 4)}}
-        if overlay:
-            points = mask_outline(superpixels.labels == segment)
-            if points is not None:
-                regions.append(_polygon(config, config.overlay_ignore_label, points, size, **extra))
-        else:
-            mask = superpixels.mask([segment], size).astype(np.uint8) * 255
-            regions.append(_brush(config, config.ignore_region_label, mask, **extra))
-    return regions
+    # no region score: Label Studio would show it as an unexplained number; the mean attention stays in meta
+    found = (_segment_region(config, superpixels, segment, size, meta={"segment": segment, "attention": round(mean, 4)})
+             for segment, mean in ignore_candidates(superpixels, analysis.attention, limit, threshold))
+    return [r for r in found if r is not None]
 
 
 def clicked_regions(config: LabelConfig, superpixels: Superpixels, points: list[tuple[float, float]],
                     size: tuple[int, int]) -> list[dict]:
-    """The superpixel under each ignore click (percent coordinates), as training will use it: its exact outline in
-    the overlay control, or a brush mask in configs without one; each segment once."""
-    segments = list(dict.fromkeys(superpixels.segment_at(x, y) for x, y in points))
-    overlay = bool(config.overlay_name and config.overlay_ignore_label)
-    regions = []
-    for segment in segments:
-        if overlay:
-            outline = mask_outline(superpixels.labels == segment)
-            if outline is not None:
-                regions.append(_polygon(config, config.overlay_ignore_label, outline, size, meta={"segment": segment}))
-        elif config.brush_name and config.ignore_region_label:
-            mask = superpixels.mask([segment], size).astype(np.uint8) * 255
-            regions.append(_brush(config, config.ignore_region_label, mask, meta={"segment": segment}))
-    return regions
+    """The superpixel under each ignore click (percent coordinates), as training will use it; each segment once."""
+    segments = dict.fromkeys(superpixels.segment_at(x, y) for x, y in points)
+    found = (_segment_region(config, superpixels, segment, size, meta={"segment": segment}) for segment in segments)
+    return [r for r in found if r is not None]

@@ -25,10 +25,12 @@ def _predict(client, xml, tasks):
     "x" * 20_000,  # megabytes of reference
 ])
 def test_one_hostile_reference_costs_only_its_own_task(client, settings, label_config_xml, tasks, reference, caplog):
-    root = settings.local_files_document_root
-    if not os.path.islink(os.path.join(root, "loop")):
-        os.symlink(os.path.join(root, "loop"), os.path.join(root, "loop"))
-    response = _predict(client, label_config_xml, [tasks[0], {"id": 99, "data": {"image": reference}}, tasks[1]])
+    loop = os.path.join(settings.local_files_document_root, "loop")
+    os.symlink(loop, loop)  # in the session's shared dataset: removed again, so no other test copies it
+    try:
+        response = _predict(client, label_config_xml, [tasks[0], {"id": 99, "data": {"image": reference}}, tasks[1]])
+    finally:
+        os.remove(loop)
     assert response.status_code == 200
     results = response.json["results"]
     assert [bool(r["result"]) for r in results] == [True, False, True]
@@ -74,7 +76,7 @@ def test_rle_bombs_are_budgeted_per_annotation(project, monkeypatch):
     from label_studio_sdk.converter.brush import mask2rle
 
     from backend.evaluation.annotators import click_event
-    from backend.labelstudio import annotations
+    from backend.labelstudio import controls
     from backend.labelstudio.config import LabelConfig
     from backend.storage.project_dir import ProjectDir
 
@@ -82,7 +84,7 @@ def test_rle_bombs_are_budgeted_per_annotation(project, monkeypatch):
     settings = settings.updated(max_image_pixels=1_000_000)
     config = LabelConfig.parse(xml)
     decoded = []
-    monkeypatch.setattr(annotations, "rle_to_alpha", lambda rle, h, w, real=annotations.rle_to_alpha: decoded.append(h * w) or real(rle, h, w))
+    monkeypatch.setattr(controls, "rle_to_alpha", lambda rle, h, w, real=controls.rle_to_alpha: decoded.append(h * w) or real(rle, h, w))
     rle = mask2rle(np.zeros((1000, 1000), np.uint8))
     event = click_event(data, xml, 0, 3)
     event["annotation"]["result"] += [
@@ -91,7 +93,7 @@ def test_rle_bombs_are_budgeted_per_annotation(project, monkeypatch):
         for i in range(30)]
     response = _webhook(settings, event)
     assert response.status_code == 400 and "MAX_IMAGE_PIXELS" in response.json["error"]
-    assert len(decoded) == annotations.BRUSH_BUDGET
+    assert len(decoded) == controls.BRUSH_BUDGET
     assert not ProjectDir(settings.model_dir, 3).journal_log.exists()
 
 

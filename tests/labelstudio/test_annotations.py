@@ -187,7 +187,7 @@ def test_brush_regions_are_budgeted_per_annotation_and_kept_small():
     side = 300
     regions = [dict(_brush(mask2rle(np.full((side, side), 255, np.uint8)), side, side), id=f"r{i}") for i in range(30)]
     parsed = parse_task(TASK, [_annotation([_choice("cat"), *regions])], CONFIG, max_pixels=side * side)
-    from backend.labelstudio.annotations import BRUSH_BUDGET, MASK_SIDE
+    from backend.labelstudio.controls import BRUSH_BUDGET, MASK_SIDE
 
     assert len(parsed.example.ignore_masks) == BRUSH_BUDGET and parsed.over_limits
     assert sum("brush regions hold more than" in m for m in parsed.messages) == 30 - BRUSH_BUDGET
