@@ -8,10 +8,12 @@ a few tasks (how much of the group's peak attention lies off them) and the class
 
 Attention alone cannot tell a shortcut from a two-class model that attends to "not the other class" everywhere, so
 the version's verdict is causal: each task with an annotated object is also shown to the model with its object
-pasted onto the emptied background of an annotated task of another class. A version uses a shortcut when those
-predictions follow the background's class better than the object's (balanced over classes); its groups whose peak
-attention lies mostly off the object are then the suspected shortcuts, described by where that attention sits and
-what colour it has.
+pasted onto the emptied backgrounds of annotated tasks of another class. A flip is an object the model classifies
+right in its own image that takes the class of the background it is moved onto. A version uses a shortcut when,
+with 95% confidence, more than ``FLIP_FLOOR`` of those moves flip: a partial shortcut (a model right on most
+cue-conflicting images, wrong on some) counts, and the model's own errors do not (they are not flips). Its groups
+whose peak attention lies mostly off the object are then the suspected shortcuts, described by where that
+attention sits and what colour it has.
 
 Everything here works on small arrays the queue's scoring already has (16x16 attention, embeddings, probabilities,
 16x16 colour thumbnails), so a report costs no second pass over the images.
@@ -36,6 +38,9 @@ TASKS_PER_GROUP = 60  # about this many tasks per group, up to MAX_GROUPS_PER_CL
 MAX_GROUPS_PER_CLASS = 4
 FEATURE_SIDE = 8  # attention maps enter the clustering as 8x8 block means
 EMBEDDING_COMPONENTS = 8
+SWAP_ROUNDS = 4  # backgrounds each annotated object is moved onto: 50 annotated objects make 200 moves
+FLIP_FLOOR = 0.01  # a context that changes fewer than 1 in 100 right decisions is not called a shortcut
+CONFIDENCE_Z = 1.645  # one-sided 95%
 
 
 @dataclass
@@ -49,8 +54,8 @@ class Evidence:
     objects: np.ndarray | None = None  # (N, h, w) bool annotated object, meaningful where ``object_known``
     object_known: np.ndarray | None = None  # (N,) bool
     colours: np.ndarray | None = None  # (N, h, w, 3) uint8 thumbnails
-    swapped: np.ndarray | None = None  # (N,) class predicted for the object on a partner's background, -1: untested
-    partner_labels: np.ndarray | None = None  # (N,) the annotated class of that background's task
+    swapped: np.ndarray | None = None  # (N,) or (N, R): class predicted for the object on partners' backgrounds, -1: untested
+    partner_labels: np.ndarray | None = None  # same shape: the annotated class of each background's task
 
     def __len__(self) -> int:
         return int(self.probabilities.shape[0])
@@ -89,6 +94,8 @@ class Findings:
     groups: list[Group]
     context_accuracy: float | None  # balanced accuracy of the swapped predictions on the backgrounds' classes
     object_accuracy: float | None  # ... and on the objects' classes
+    flips: int  # moves of a rightly classified object that took the background's class
+    moves: int  # moves of rightly classified objects
     off_object: np.ndarray  # (N,) per task: measured where the object is annotated, else its group's share (NaN: unknown)
     scatter: np.ndarray  # (N,) share of the hot attention outside the peak's own box
     suspicion: np.ndarray  # (N,) in [0, 1]: off-object share (else scatter) x (1 + doubt) / 2; the ``shortcut`` queue
@@ -100,8 +107,12 @@ class Findings:
 
     @property
     def uses_shortcut(self) -> bool:
-        """Objects moved onto other backgrounds are classified by the background more than by the object."""
-        return context_decides(self.context_accuracy, self.object_accuracy)
+        """With 95% confidence more than ``FLIP_FLOOR`` of the moved objects take their new background's class."""
+        return context_moves(self.flips, self.moves)
+
+    @property
+    def flip_rate(self) -> float | None:
+        return self.flips / self.moves if self.moves else None
 
     @property
     def affected_share(self) -> float:
@@ -144,25 +155,26 @@ def peak_scatter(attention: np.ndarray) -> np.ndarray:
 
 
 def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray, labels: np.ndarray,
-              seed: int = 0, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Each annotated object (normalised inputs, (M, S, S) masks at input size) pasted onto the emptied background
-    of another annotated task of another class: (the model's class for each, that background's class; -1 where no
-    partner). Partners are drawn within batches of ``batch``."""
+              seed: int = 0, batch: int = 256, rounds: int = SWAP_ROUNDS) -> tuple[np.ndarray, np.ndarray]:
+    """Each annotated object (normalised inputs, (M, S, S) masks at input size) pasted onto the emptied backgrounds
+    of ``rounds`` annotated tasks of another class: (M, rounds) arrays of the model's class for each move and of
+    that background's class (-1 where no partner). Partners are drawn within batches of ``batch``."""
     generator = torch.Generator().manual_seed(seed)
-    predicted, partner_labels = np.full(len(labels), -1), np.full(len(labels), -1)
+    predicted, partner_labels = np.full((len(labels), rounds), -1), np.full((len(labels), rounds), -1)
     masks = torch.as_tensor(np.asarray(objects), dtype=torch.float32)
     targets = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     model = model.eval()
     device = next(model.parameters(), torch.empty(0)).device  # a trained model may sit on the GPU; images come from the CPU
     with torch.no_grad():
-        for start in range(0, len(labels), batch):
-            part = slice(start, start + batch)
-            pasted, source, _ = paste_on_partners(inputs[part], masks[part], targets[part], generator)
-            found = (source >= 0).numpy()
-            if found.any():
-                rows = np.arange(start, min(start + batch, len(labels)))[found]
-                predicted[rows] = model(pasted[torch.as_tensor(found)].to(device)).argmax(1).cpu().numpy()
-                partner_labels[rows] = targets[part][source[source >= 0]].numpy()
+        for round_ in range(rounds):
+            for start in range(0, len(labels), batch):
+                part = slice(start, start + batch)
+                pasted, source, _ = paste_on_partners(inputs[part], masks[part], targets[part], generator)
+                found = (source >= 0).numpy()
+                if found.any():
+                    rows = np.arange(start, min(start + batch, len(labels)))[found]
+                    predicted[rows, round_] = model(pasted[torch.as_tensor(found)].to(device)).argmax(1).cpu().numpy()
+                    partner_labels[rows, round_] = targets[part][source[source >= 0]].numpy()
     return predicted, partner_labels
 
 
@@ -175,9 +187,26 @@ def balanced_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float | None
     return float(np.mean([(predicted[tested & (labels == c)] == c).mean() for c in classes]))
 
 
-def context_decides(context: float | None, object_: float | None) -> bool:
-    """True when swapped predictions follow the backgrounds' classes better than the objects'."""
-    return context is not None and object_ is not None and context > object_
+def lower_bound(successes: int, trials: int, z: float = CONFIDENCE_Z) -> float:
+    """Wilson score lower bound of a binomial proportion (0 without trials): a few moves prove little."""
+    if trials == 0:
+        return 0.0
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    spread = z * np.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return float((centre - spread) / (1 + z * z / trials))
+
+
+def context_moves(flips: int, moves: int) -> bool:
+    """True when the flips show, with 95% confidence, that more than ``FLIP_FLOOR`` of the moves flip."""
+    return lower_bound(flips, moves) > FLIP_FLOOR
+
+
+def count_flips(predicted: np.ndarray, labels: np.ndarray, swapped: np.ndarray, partner: np.ndarray) -> tuple[int, int]:
+    """(flips, moves) over the moves of objects the model classifies right unmoved (``swapped``/``partner``: (N, R))."""
+    right = ((labels >= 0) & (predicted == labels))[:, None]
+    moved = right & (swapped >= 0) & (partner >= 0) & (partner != labels[:, None])
+    return int((moved & (swapped == partner)).sum()), int(moved.sum())
 
 
 def _features(evidence: Evidence) -> np.ndarray:
@@ -250,8 +279,10 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
         measured[known] = off_object_share(hot[known], np.asarray(evidence.objects)[known].astype(bool))
     swapped = np.full(n, -1) if evidence.swapped is None else np.asarray(evidence.swapped)
     partner = np.full(n, -1) if evidence.partner_labels is None else np.asarray(evidence.partner_labels)
-    context = balanced_accuracy(swapped, partner)
-    object_ = balanced_accuracy(np.where(partner >= 0, swapped, -1), labels)
+    swapped, partner = swapped.reshape(n, -1), partner.reshape(n, -1)
+    context = balanced_accuracy(swapped.ravel(), partner.ravel())
+    object_ = balanced_accuracy(np.where(partner >= 0, swapped, -1).ravel(), np.repeat(labels, swapped.shape[1]))
+    flips, moves = count_flips(predicted, labels, swapped, partner)
     off = measured.copy()
     groups = [_group(evidence, members, hot, known, measured, predicted)
               for members in (_clusters(_features(evidence), predicted, seed) if n else [])]
@@ -259,7 +290,7 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
         if group.off_object is None:
             continue
         off[group.members[~known[group.members]]] = group.off_object
-        if context_decides(context, object_) and group.off_object > OFF_OBJECT_LIMIT:
+        if context_moves(flips, moves) and group.off_object > OFF_OBJECT_LIMIT:
             group.suspected = True
             group.reasons.append(f"{group.off_object:.0%} of the peak attention lies off the {group.evidence} annotated objects")
             if group.errors:  # the model's errors in a suspected group share its shortcut
@@ -269,4 +300,4 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
     scatter = peak_scatter(attention)
     suspicion = np.where(np.isnan(off), scatter, off) * (1.0 + doubt) / 2.0  # no object known: the peak's own box
     errors = np.flatnonzero((labels >= 0) & (predicted != labels))
-    return Findings(groups, context, object_, off, scatter, suspicion, errors)
+    return Findings(groups, context, object_, flips, moves, off, scatter, suspicion, errors)

@@ -14,6 +14,7 @@ training images as a project's tasks (classes known for all, objects for the ann
 """
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import logging
@@ -30,13 +31,14 @@ from sklearn.metrics import roc_auc_score
 
 from backend.active.pool import POOL_ATTENTION_SIDE
 from backend.core.maps import colour_thumbnail, downsample_maps
-from backend.core.shortcuts import Evidence, Findings, discover, hot_cells, swap_test
+from backend.core.shortcuts import SWAP_ROUNDS, Evidence, Findings, discover, hot_cells, swap_test
 from backend.evaluation.dataset import load_dataset
 from backend.evaluation.simulation import SimConfig, Simulator, model_outputs
 from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 
 logger = logging.getLogger(__name__)
 GOALS = {"precision": 0.8, "flagged_base": 0.9, "flagged_oracle": 0.1, "auc": 0.8}
+SCORED = {"flagged", "flips", "moves", "precision", "auc"}  # a cached row without these is scored again
 
 
 @dataclass
@@ -76,7 +78,7 @@ def evidence_for(model: torch.nn.Module, sim: Simulator, known: np.ndarray) -> E
 
 
 def _spread(values: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
-    out = np.full(n, -1)
+    out = np.full((n, SWAP_ROUNDS), -1)
     out[at] = values
     return out
 
@@ -93,6 +95,7 @@ def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflic
     auc = float(roc_auc_score(conflicting, findings.suspicion)) if 0 < conflicting.sum() < len(conflicting) else None
     return {
         "flagged": findings.uses_shortcut,
+        "flips": findings.flips, "moves": findings.moves,
         "context_accuracy": findings.context_accuracy,
         "object_accuracy": findings.object_accuracy,
         "affected": round(findings.affected_share, 4),
@@ -103,10 +106,28 @@ def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflic
     }
 
 
+def _scored(path: Path) -> bool:
+    return path.is_file() and all(SCORED <= set(row) for row in json.loads(path.read_text()))
+
+
+def _guided(sim: Simulator, method: str, seed: int, folder: Path) -> tuple[torch.nn.Module, np.ndarray]:
+    """The base guided by ``method`` on the simulator's random pick, and which images were annotated (cached)."""
+    path, picked = folder / f"guided-{method}.pt", folder / f"guided-{method}.npy"
+    if path.is_file() and picked.is_file():
+        model = copy.deepcopy(sim.base)
+        model.load_state_dict(torch.load(path, weights_only=True))
+        return model.eval(), np.load(picked)
+    guided, _, annotated = sim.guide("random", method, seed)
+    torch.save(guided.state_dict(), path)
+    np.save(picked, annotated)
+    return guided, annotated
+
+
 def check_one(kind: str, seed: int, out: Path, cfg: CheckConfig) -> list[dict[str, Any]]:
-    """Rows (base, oracle, guided) for one kind and seed; cached in ``out/<kind>-<seed>.json``."""
+    """Rows (base, oracle, guided) for one kind and seed; cached in ``out/<kind>-<seed>.json``, and the models in
+    ``out/<kind>-<seed>/``, so a report computed differently is scored again without training again."""
     path = out / f"{kind}-{seed}.json"
-    if path.is_file():
+    if _scored(path):
         return json.loads(path.read_text())
     started = time.perf_counter()
     folder = out / f"{kind}-{seed}"
@@ -121,7 +142,7 @@ def check_one(kind: str, seed: int, out: Path, cfg: CheckConfig) -> list[dict[st
     conflicting = np.array([r["cue"] != r["label"] for r in rows])
     random_known = np.zeros(len(rows), bool)
     random_known[np.random.default_rng(seed).choice(len(rows), budget, replace=False)] = True
-    guided, _, annotated = sim.guide("random", cfg.method, seed)
+    guided, annotated = _guided(sim, cfg.method, seed, folder)
     versions = {"base": (sim.base, random_known), "oracle": (sim.trained("oracle_model.pt", "train_unbiased"), random_known),
                 cfg.method: (guided, annotated)}
     found = []
@@ -143,7 +164,7 @@ def run_check(out: Path, cfg: CheckConfig, report_only: bool = False) -> list[di
     out.mkdir(parents=True, exist_ok=True)
     pairs = [(kind, seed) for seed in range(cfg.seeds) for kind in cfg.kinds]
     if report_only:
-        pairs = [(kind, seed) for kind, seed in pairs if (out / f"{kind}-{seed}.json").is_file()]
+        pairs = [(kind, seed) for kind, seed in pairs if _scored(out / f"{kind}-{seed}.json")]
     rows = [row for kind, seed in pairs for row in check_one(kind, seed, out, cfg)]
     (out / "shortcut_check.json").write_text(json.dumps(rows, indent=1))
     (out / "shortcut_check.md").write_text(check_table(rows, cfg))
@@ -151,17 +172,19 @@ def run_check(out: Path, cfg: CheckConfig, report_only: bool = False) -> list[di
 
 
 def check_table(rows: list[dict[str, Any]], cfg: CheckConfig) -> str:
-    """Per kind and version: flagged share, precision, AUC and affected share (mean ± std over seeds)."""
+    """Per kind and version: flips (summed over seeds), flagged share, precision, AUC and affected share (mean ± std
+    over seeds)."""
     lines = [f"Goals: precision >= {GOALS['precision']}, flagged >= {GOALS['flagged_base']:.0%} of base versions and "
              f"<= {GOALS['flagged_oracle']:.0%} of oracles, AUC >= {GOALS['auc']} (base). {cfg.share:.0%} of "
              f"{cfg.train_images} training images annotated, bias {cfg.bias}.", "",
-             "| kind | version | seeds | shifted accuracy | flagged | precision | AUC (conflicting) | affected share |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| kind | version | seeds | shifted accuracy | moved objects flipped | flagged | precision | AUC (conflicting) | affected share |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for kind in [k for k in cfg.kinds if any(r["kind"] == k for r in rows)]:
         for version in dict.fromkeys(r["version"] for r in rows if r["kind"] == kind):
             some = [r for r in rows if r["kind"] == kind and r["version"] == version]
+            flips = sum(r["flips"] for r in some), sum(r["moves"] for r in some)
             lines.append(f"| {kind} | {version} | {len(some)} | {_stat(some, 'shifted_accuracy')} | "
-                         f"{np.mean([r['flagged'] for r in some]):.0%} | "
+                         f"{flips[0]} of {flips[1]} | {np.mean([r['flagged'] for r in some]):.0%} | "
                          f"{_stat(some, 'precision')} | {_stat(some, 'auc')} | {_stat(some, 'affected')} |")
     return "\n".join(lines) + "\n"
 

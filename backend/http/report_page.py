@@ -16,6 +16,11 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def _flipped(record: dict[str, Any]) -> str:
+    moves = record.get("swap_moves")
+    return f"{record.get('swap_flips', 0)} of {moves}" if moves else "-"
+
+
 def trend(reports: list[dict[str, Any]]) -> str:
     """Whether the last version shrank the shortcut the one before it used."""
     if len(reports) < 2:
@@ -37,15 +42,16 @@ def render_report(project: ProjectDir, reports: list[dict[str, Any]], label_stud
     newest = reports[-1]
     rows = "".join(
         f"<tr><td>{escape(str(r['version']))}</td><td>{'yes' if r['uses_shortcut'] else 'no'}</td>"
-        f"<td>{_percent(r.get('swap_follows_background'))}</td><td>{_percent(r.get('swap_follows_object'))}</td>"
+        f"<td>{_flipped(r)}</td><td>{_percent(r.get('swap_follows_background'))}</td>"
         f"<td>{_percent(r['affected_share'])}</td><td>{int(r['error_count'])}</td></tr>" for r in reports)
     groups = "".join(_group(g, project.key, label_studio_url) for g in newest["groups"] if g["suspected"])
     picture = ""
     if project.shortcut_png.is_file():
         data = base64.b64encode(project.shortcut_png.read_bytes()).decode("ascii")
         picture = f'<h2>Examples</h2><img id="examples" alt="examples with their attention" src="data:image/png;base64,{data}">'
-    verdict = ("uses a shortcut: objects moved onto other backgrounds are classified by the background"
-               if newest["uses_shortcut"] else "shows no sign of a shortcut: moved objects keep their class")
+    verdict = (f"uses a shortcut: {_flipped(newest)} moves of a rightly classified object onto another class's "
+               "background changed its class to the background's" if newest["uses_shortcut"]
+               else "shows no sign of a shortcut: moved objects keep their class")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shortcut report, project {escape(project.key)}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}}table{{border-collapse:collapse}}
@@ -53,8 +59,8 @@ td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}}img{{max-width
 <body><h1>Shortcut report, project {escape(project.key)}</h1>
 <p id="verdict"><strong>{escape(str(newest['version']))}</strong> {verdict}.</p>
 <p id="trend">{escape(trend(reports))}</p>
-<h2>Versions</h2><table id="versions"><tr><th>version</th><th>shortcut</th><th>swaps follow the background</th>
-<th>swaps follow the object</th><th>tasks in suspected groups</th><th>annotated tasks predicted wrong</th></tr>{rows}</table>
+<h2>Versions</h2><table id="versions"><tr><th>version</th><th>shortcut</th><th>moved objects that took the
+background's class</th><th>swaps follow the background (balanced)</th><th>tasks in suspected groups</th><th>annotated tasks predicted wrong</th></tr>{rows}</table>
 <h2>Suspected shortcuts of {escape(str(newest['version']))}</h2>{groups or '<p>None.</p>'}{picture}
 </body></html>"""
 

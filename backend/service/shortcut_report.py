@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from backend.core.examples import Example
 from backend.core.maps import box_mask, downsample_maps, resize_map, resize_mask
-from backend.core.shortcuts import Evidence, Findings, discover, swap_test
+from backend.core.shortcuts import SWAP_ROUNDS, Evidence, Findings, discover, swap_test
 from backend.models.inference import to_batch
 from backend.service.predictor import Predictor
 from backend.service.scoring import ScoredTasks
@@ -65,7 +65,7 @@ def gather_evidence(scored: ScoredTasks, labels: dict[Any, int], examples: list[
         tested.append(at)
         masks.append(resize_mask(mask, image_size, image_size))
         pictures.append(image)
-    swapped, partner = np.full(n, -1), np.full(n, -1)
+    swapped, partner = np.full((n, SWAP_ROUNDS), -1), np.full((n, SWAP_ROUNDS), -1)
     if tested:
         found, partners = swap_test(model, to_batch(pictures, image_size), np.stack(masks),
                                     np.array([labels.get(scored.task_ids[i], -1) for i in tested]), seed)
@@ -98,6 +98,7 @@ def report_record(version: str, findings: Findings, task_ids: list[Any], classes
         "version": version, "tasks": len(task_ids), "uses_shortcut": findings.uses_shortcut,
         "swap_follows_background": _rounded(findings.context_accuracy),
         "swap_follows_object": _rounded(findings.object_accuracy),
+        "swap_flips": findings.flips, "swap_moves": findings.moves,
         "affected_share": round(findings.affected_share, 4),
         "groups": groups,
         "attention_scatter": round(float(findings.scatter.mean()), 4) if len(findings.scatter) else None,

@@ -2,9 +2,13 @@ import numpy as np
 import torch
 
 from backend.core.shortcuts import (
+    FLIP_FLOOR,
     balanced_accuracy,
+    context_moves,
+    count_flips,
     discover,
     hot_cells,
+    lower_bound,
     off_object_share,
     peak_scatter,
     swap_test,
@@ -16,6 +20,7 @@ def test_a_model_that_decides_by_a_patch_is_flagged_and_the_patch_is_named():
     evidence, conflicting = shortcut_project(shortcut=True)
     found = discover(evidence)
     assert found.uses_shortcut and found.context_accuracy == 1.0 and found.object_accuracy == 0.0
+    assert found.moves > 0 and found.flips == found.moves  # every rightly classified object took the background's class
     assert found.suspected and found.affected_share > 0.9
     for group in found.suspected:
         assert group.off_object > 0.9 and group.centre[0] > 0.7 and group.centre[1] > 0.7  # bottom right, off the object
@@ -85,5 +90,29 @@ def test_swap_test_pastes_each_object_on_another_class_s_background():
     objects[:, 4:, 4:] = True
     labels = np.array([0, 1, 0, 1])
     predicted, partner = swap_test(ReadsTheCorner(), images, objects, labels)
-    assert np.array_equal(partner, 1 - labels)  # partners of the other class
+    assert partner.shape == (4, 4) and np.array_equal(partner, np.repeat(1 - labels[:, None], 4, 1))  # other class
     assert np.array_equal(predicted, partner)  # the corner, i.e. the background, decides
+
+
+def test_flips_count_only_objects_the_model_gets_right_unmoved():
+    labels = np.array([0, 1, 0, 1, -1])
+    predicted = np.array([0, 1, 1, 1, 0])  # task 2 is wrong unmoved: its moves are its own error, not a flip
+    partner = np.array([[1, 1], [0, 0], [1, 1], [0, -1], [1, 1]])
+    swapped = np.array([[1, 0], [1, 1], [1, 1], [0, -1], [1, 1]])
+    assert count_flips(predicted, labels, swapped, partner) == (2, 5)  # (0, round 0) and (3, round 0)
+
+
+def test_a_partial_shortcut_is_called_and_a_few_stray_flips_or_the_models_errors_are_not():
+    assert lower_bound(0, 200) == 0.0 and lower_bound(0, 0) == 0.0
+    assert 0.05 < lower_bound(20, 200) < 20 / 200
+    assert context_moves(20, 200)  # one move in ten flips: a partial shortcut
+    assert not context_moves(1, 200) and not context_moves(0, 1000)  # a stray flip proves nothing
+    assert lower_bound(5, 100) > FLIP_FLOOR
+
+
+def test_a_model_right_on_most_conflicting_images_is_still_caught_by_its_flips():
+    evidence, _ = shortcut_project(shortcut=False, n=400)
+    tested = np.flatnonzero(evidence.object_known)
+    evidence.swapped[tested[:4]] = evidence.partner_labels[tested[:4]]  # 4 of 24 moves follow the background
+    found = discover(evidence)
+    assert found.uses_shortcut and found.flips == 4 and found.context_accuracy < found.object_accuracy

@@ -41,7 +41,7 @@ def test_evidence_swaps_the_annotated_objects_and_the_report_lands_beside_the_mo
     labels = {e.task_id: e.label for e in examples}
     model = build_model("small_cnn", 2).eval()
     evidence = gather_evidence(scored, labels, examples, images + [images[0]], model, 32)
-    assert evidence.object_known.sum() == 6 and np.all(evidence.partner_labels[:6] == 1 - np.arange(6) % 2)
+    assert evidence.object_known.sum() == 6 and np.all(evidence.partner_labels[:6] == (1 - np.arange(6) % 2)[:, None])
     assert np.all(evidence.swapped[:6] >= 0) and np.all(evidence.swapped[6:] == -1)
     assert evidence.objects[0, 6:10, 6:10].all() and not evidence.objects[0, 0, 0]
     project = ProjectDir(tmp_path, 5)
