@@ -109,7 +109,7 @@ def fine_tune(
 ) -> dict[str, float]:
     """Fine-tune ``model`` in place for ``config.steps`` steps; returns the mean losses of the last 10 steps.
 
-    Each step draws ``batch_size`` annotated images (with replacement when there are fewer) and
+    Each step draws ``batch_size`` annotated images (all of them, each once, when there are fewer) and
     ``unlabeled_batch`` images from ``extra`` (inputs, labels) for the classification term only.
     Under ``torchrun`` with N processes every process draws the same batch, keeps every N-th image
     of it and DistributedDataParallel averages the gradients, so N processes take the steps of one.
@@ -152,12 +152,15 @@ def fine_tune(
     guided = term not in ("ce", "rrr")  # an attention term
     penalised = guided or term == "rrr"
     history: list[dict[str, float]] = []
+    # a step shows each annotated image once: drawn again, an image adds its gradient again at full cost (the first
+    # run of a project with 8 annotations computed every image 4 times a step); every process needs one
+    size = max(min(config.batch_size, len(data)), world.size)
     started = time.perf_counter()
     for step in range(config.steps):
-        if len(data) >= config.batch_size:
-            index = torch.randperm(len(data), generator=generator)[: config.batch_size]
+        if len(data) >= size:
+            index = torch.randperm(len(data), generator=generator)[:size]
         else:
-            index = torch.randint(len(data), (config.batch_size,), generator=generator)
+            index = torch.randint(len(data), (size,), generator=generator)
         batch = data.subset(distributed.shard(index, world))
         inputs, labels = batch.inputs, batch.labels
         blanks = inputs[:0]
