@@ -298,13 +298,10 @@ class BrushLabels(Control):
 
 
 class Silent(Control):
-    """Controls an annotator may add beside ours (text areas, ratings): known, read as nothing."""
+    """Controls an annotator may add beside ours (text areas, ratings): known by region type, read as nothing; never
+    looked up by tag, so they fill no field of the config."""
 
     tag, region_type, provides = "", "", ""
-
-    @classmethod
-    def fields(cls, name: str, labels: list[str], roles: LabelRoles, found: dict[str, Any]) -> dict[str, Any]:
-        return {}
 
 
 CONTROLS: tuple[type[Control], ...] = (Choices, KeyPointLabels, RectangleLabels, PolygonLabels, BrushLabels)
