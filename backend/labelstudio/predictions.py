@@ -90,7 +90,7 @@ def ignore_regions(
     config: LabelConfig, analysis: Analysis, superpixels: Superpixels, size: tuple[int, int], limit: int, threshold: float
 ) -> list[dict]:
     """Suggested "ignore" regions, one per selected superpixel (see :func:`ignore_candidates`)."""
-    if limit <= 0:
+    if limit <= 0 or not config.suggests_ignore_regions:  # nowhere to draw them: no segment is ranked
         return []
     # no region score: Label Studio would show it as an unexplained number; the mean attention stays in meta
     found = (_segment_region(config, superpixels, segment, size, meta={"segment": segment, "attention": round(mean, 4)})
