@@ -111,10 +111,6 @@ class Findings:
         return context_moves(self.flips, self.moves)
 
     @property
-    def flip_rate(self) -> float | None:
-        return self.flips / self.moves if self.moves else None
-
-    @property
     def affected_share(self) -> float:
         """Share of the tasks in a suspected group."""
         n = len(self.suspicion)
