@@ -59,8 +59,11 @@ ANNOTATOR_SEPARATOR = "/"  # "swap/box": the simulated person gives boxes instea
 SAL_CONDITIONS = ("sal", "sal_single", "frozen_teacher", "no_ai_saliency", "all_human", "no_saliency")
 TOPK_SUFFIX = "@topk"  # "gmm@topk": fill each batch by rank alone instead of per predicted class
 METHOD_SEPARATOR = ":"  # "click:hirescam": rank and train with that attention method (evaluation always uses "auto")
-REWEIGHT_SEPARATOR = "~"  # "auto~jtt": the labelled images' classification draws reweighted (backend/training/reweighting.py)
-# a full name: LOSS[/ANNOTATOR][~REWEIGHT][:METHOD]
+# "auto~jtt": the labelled images' classification draws reweighted (backend/training/reweighting.py); "auto~pseudo":
+# their backgrounds swapped around the guided model's attention (backend/training/pseudo_objects.py); both: "~jtt~pseudo"
+OPTION_SEPARATOR = "~"
+OPTIONS = ("jtt", "pseudo")
+# a full name: LOSS[/ANNOTATOR][~OPTION...][:METHOD]
 
 
 @dataclass
@@ -231,7 +234,9 @@ class Simulator:
         extra = (train.inputs, torch.as_tensor(train.labels))
         records: list[dict[str, Any]] = []
         named, _, method = loss.partition(METHOD_SEPARATOR)
-        named, _, reweight = named.partition(REWEIGHT_SEPARATOR)
+        named, *options = named.split(OPTION_SEPARATOR)
+        if set(options) - set(OPTIONS):
+            raise ValueError(f"unknown options {sorted(set(options) - set(OPTIONS))} in '{loss}'; choose from {OPTIONS}")
         loss_name, _, annotator = named.partition(ANNOTATOR_SEPARATOR)
         method = method or "auto"
         annotator = annotator or ANNOTATOR_OF_LOSS.get(loss_name.split("+")[0], "click")
@@ -251,7 +256,8 @@ class Simulator:
             order = sorted(examples)
             data = prepare([examples[i] for i in order], [train.images[i] for i in order], cfg.image_size, self.superpixels)
             fine_tune(model, cfg.arch, data, replace(self._train_config(loss_name, seed * 1000 + round_, cfg.train.steps, method),
-                                                      reweight=reweight or "none"), extra=extra)
+                                                      reweight="jtt" if "jtt" in options else "none",
+                                                      pseudo_objects="pseudo" in options), extra=extra)
             test, shifted = self.evaluate_model(model)
             records.append(_records(strategy, loss, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
         return model, records, annotated

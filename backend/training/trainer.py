@@ -20,6 +20,7 @@ from backend.core.losses import GUIDANCE, GuidanceTargets, box_guidance, click_g
 from backend.models.architectures import architecture
 from backend.models.inference import model_cam
 from backend.training import distributed
+from backend.training.pseudo_objects import pseudo_objects
 from backend.training.reweighting import REWEIGHTS, draw_weights, error_set
 from backend.training.training_set import TrainingSet
 
@@ -65,6 +66,7 @@ class TrainConfig:
     batchnorm: str = "train"  # train: batch statistics (synchronised across GPUs under DDP); frozen: running statistics
     counterfactual_share: float = 0.75  # swap: share of the annotated images of a batch shown on another background
     reweight: str = "none"  # jtt: the extra images the model starts wrong or least sure on fill half their draws
+    pseudo_objects: bool = False  # from half-way on, swap the extra images' backgrounds too, around the model's attention
 
 
 def branch_cross_entropy(model: nn.Module, labels: torch.Tensor) -> torch.Tensor:
@@ -110,7 +112,9 @@ def fine_tune(
     """Fine-tune ``model`` in place for ``config.steps`` steps; returns the mean losses of the last 10 steps.
 
     Each step draws ``batch_size`` annotated images (all of them, each once, when there are fewer) and
-    ``unlabeled_batch`` images from ``extra`` (inputs, labels) for the classification term only.
+    ``unlabeled_batch`` images from ``extra`` (inputs, labels) for the classification term only; with
+    ``config.pseudo_objects``, from half-way on those are shown on each other's backgrounds too, around the object
+    masks the guided model's attention gives them (:mod:`backend.training.pseudo_objects`), where they can be trusted.
     Under ``torchrun`` with N processes every process draws the same batch, keeps every N-th image
     of it and DistributedDataParallel averages the gradients, so N processes take the steps of one.
     """
@@ -155,8 +159,16 @@ def fine_tune(
     # a step shows each annotated image once: drawn again, an image adds its gradient again at full cost (the first
     # run of a project with 8 annotations computed every image 4 times a step); every process needs one
     size = max(min(config.batch_size, len(data)), world.size)
+    pseudo = None  # object masks of the extra images, once the guided model is trusted with them
     started = time.perf_counter()
     for step in range(config.steps):
+        if config.pseudo_objects and extra is not None and len(extra[1]) and step == config.steps // 2 and step:
+            found = pseudo_objects(model, arch, data.inputs, data.objects, data.labels, *extra, config.cam_method, config.cam_layer)
+            logger.info("pseudo-objects: %d of %d labelled images (median IoU with the annotated objects %.2f)",
+                        found.kept, len(extra[1]), found.agreement)
+            pseudo = found.masks if found.kept else None
+            for module in batchnorms if config.batchnorm == "frozen" else ():
+                module.eval()
         if len(data) >= size:
             index = torch.randperm(len(data), generator=generator)[:size]
         else:
@@ -184,7 +196,11 @@ def fine_tune(
             else:
                 pick = torch.multinomial(draws, config.unlabeled_batch, replacement=True, generator=generator)
             pick = distributed.shard(pick, world)
-            inputs, labels = torch.cat([inputs, extra[0][pick]]), torch.cat([labels, extra[1][pick]])
+            extra_inputs = extra[0][pick]
+            if pseudo is not None:  # their emptied backgrounds are not trained on: a pseudo-mask may leave object behind
+                extra_inputs, _ = swap_backgrounds(extra_inputs, pseudo[pick].float(), extra[1][pick],
+                                                   config.counterfactual_share, augmenter)
+            inputs, labels = torch.cat([inputs, extra_inputs]), torch.cat([labels, extra[1][pick]])
         if len(blanks):  # emptied backgrounds: no class to find, the prediction should say so
             inputs, labels = torch.cat([inputs, blanks]), torch.cat([labels, torch.full((len(blanks),), UNIFORM)])
         inputs, labels = inputs.to(device, memory_format=torch.channels_last), labels.to(device)
