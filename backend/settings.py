@@ -5,6 +5,12 @@ run (:class:`TrainConfig`, ``TRAIN_*`` and ``CYBORG_ALPHA``) and the segmentatio
 (:class:`SuperpixelParams`, ``SUPERPIXEL_*``), whose defaults live in those classes.
 A wrong value stops the start with a :class:`SettingsError` naming the variable,
 instead of failing later inside a request or a background run.
+
+:class:`Settings` is what the entry points hold (the web app, the runner, the command-line tools); the code below
+them gets the typed group it needs: :attr:`Settings.serving` (/predict, the preview and the queue's scoring),
+:attr:`Settings.training` (a training run), :attr:`Settings.queue`, :attr:`Settings.label_studio` and
+:attr:`Settings.model`. A runner process gets them as a JSON document (:meth:`Settings.to_document`) whose
+secrets travel only in its environment, never on disk.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from backend.core.superpixels import METHODS as SUPERPIXEL_METHODS
 from backend.core.superpixels import SuperpixelParams
 from backend.labelstudio.addresses import is_public
 from backend.labelstudio.annotations import POLICIES
+from backend.labelstudio.client import LabelStudioAccess
 from backend.labelstudio.config import LabelRoles
 from backend.labelstudio.images import MAX_IMAGE_PIXELS, MAX_IMAGE_SIDE, ImageAccess
 from backend.models.architectures import ARCHITECTURES
@@ -52,8 +59,73 @@ GROUPS: dict[str, tuple[type, dict[str, str]]] = {
 }
 
 
+SECRETS = ("label_studio_api_key", "basic_auth_pass")  # never in a settings document: a child reads them from its env
+
+
 class SettingsError(ValueError):
     """A setting has a value the backend cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a project's first model comes from (its newest version wins once it has one)."""
+
+    path: str
+    arch: str
+    pretrained_weights: str
+    image_size: int
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """What analysing a task needs, whoever asks: /predict, the interactive preview and the queue's scoring."""
+
+    model_dir: str
+    model: ModelSource
+    device: str
+    cam_method: str
+    cam_layer: str
+    superpixels: SuperpixelParams
+    ignore_regions: int
+    ignore_threshold: float
+    heat_floor: float
+    prefill_class: bool
+    predict_batch_size: int
+    predict_deadline: float
+    model_cache_size: int
+    sal: bool  # SAL is on: a project's interpretability model may write the attention maps
+    label_roles: LabelRoles
+    image_access: ImageAccess
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What a training run and its scheduling need."""
+
+    model_dir: str
+    model: ModelSource
+    train: TrainConfig
+    device: str
+    superpixels: SuperpixelParams
+    annotation_policy: str
+    max_image_pixels: int
+    validation_share: float
+    keep_versions: int
+    sal_change_point: str
+    every: int  # annotations between automatic runs
+    max_concurrent: int
+    threads: int
+    launcher: str
+    max_projects: int
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """How the annotation queue is ordered after each run (no strategy: it is not)."""
+
+    strategy: str
+    batch_size: int
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -150,6 +222,54 @@ class Settings:
             env[variable] = ",".join(value) if isinstance(value, tuple) else str(value).lower() if isinstance(value, bool) else str(value)
         return env
 
+    def to_document(self) -> dict[str, Any]:
+        """These settings as JSON-ready values for a child process, secrets left out (see :meth:`from_document`)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in SECRETS}
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> "Settings":
+        """Settings from :meth:`to_document`'s values, the secrets from ``environ`` (default ``os.environ``),
+        validated again. SettingsError when the document is not one."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {name: environ.get(name.upper(), "") for name in SECRETS}
+        try:
+            for f in fields(cls):
+                if f.name in document and f.name not in SECRETS:
+                    value = document[f.name]
+                    kind = GROUPS[f.name][0] if f.name in GROUPS else _type_of(f.type)
+                    values[f.name] = kind(**value) if f.name in GROUPS else tuple(value) if kind is tuple else value
+            return cls(**values)
+        except SettingsError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"not a settings document: {exc}") from None
+
+    @property
+    def model(self) -> ModelSource:
+        return ModelSource(self.model_path, self.model_arch, self.pretrained_weights, self.image_size)
+
+    @property
+    def label_studio(self) -> LabelStudioAccess:
+        return LabelStudioAccess(self.label_studio_url, self.label_studio_api_key, self.label_studio_timeout)
+
+    @property
+    def serving(self) -> ServingSettings:
+        return ServingSettings(
+            self.model_dir, self.model, self.device, self.cam_method, self.cam_layer, self.superpixels,
+            self.ignore_regions, self.ignore_threshold, self.heat_floor, self.prefill_class, self.predict_batch_size,
+            self.predict_deadline, self.model_cache_size, bool(self.sal_change_point), self.label_roles, self.image_access)
+
+    @property
+    def training(self) -> TrainingSettings:
+        return TrainingSettings(
+            self.model_dir, self.model, self.train, self.device, self.superpixels, self.annotation_policy,
+            self.max_image_pixels, self.validation_share, self.keep_versions, self.sal_change_point, self.train_every,
+            self.train_max_concurrent, self.train_threads, self.train_launcher, self.max_projects)
+
+    @property
+    def queue(self) -> QueueSettings:
+        return QueueSettings(self.queue_strategy, self.queue_batch_size, self.train.seed)
+
     @property
     def label_roles(self) -> LabelRoles:
         return LabelRoles(self.focus_labels, self.ignore_labels, self.object_labels)
@@ -172,6 +292,15 @@ def quiet_url_logging() -> None:
     """urllib3 logs each request line at DEBUG, pre-signed storage URLs with their signatures included: keep it at
     WARNING whatever LOG_LEVEL says."""
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as JSON: groups as objects, tuples as lists."""
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    return value
 
 
 def variables() -> dict[str, tuple[str | None, str, type]]:

@@ -47,7 +47,8 @@ def main() -> None:
     world = distributed.init(settings.device)
     try:
         ordering = order_project(
-            settings, args.project, args.strategy, args.batch_size, dry_run=args.dry_run,
+            settings.serving, settings.label_studio, args.project, args.strategy, args.batch_size, settings.train.seed,
+            dry_run=args.dry_run,
             similar_to=args.similar_to, per_class=not args.plain_top_k, progress=world.is_main, report=args.report,
         )
     finally:

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask("attention_backend")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
-    manager = PredictorCache(settings)
+    manager = PredictorCache(settings.serving)
     scheduler = TrainingScheduler(settings)
 
     def training_states() -> list[TrainingState]:
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         return states
 
     metrics = Metrics(TRAINING_EVENTS, training_states)
-    app.extensions["attention"] = {"manager": manager, "metrics": metrics, "settings": settings}
+    app.extensions["attention"] = {"manager": manager, "metrics": metrics}
 
     if settings.label_config:
         xml = settings.label_config
@@ -168,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         project = _project_id(body.get("project"))
         if body.get("extra_params") is not None:  # the model card's settings for this project, validated
             folder = ProjectDir(settings.model_dir, project)
-            admit_project(settings, folder)
+            admit_project(settings.training, folder)
             try:
                 save_extra_params(settings, folder, body["extra_params"])
             except SettingsError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from label_studio_sdk import LabelStudio
@@ -22,12 +23,26 @@ CHUNK = 100  # predictions per import request: each answers in seconds even on a
 RETRIES = 4  # a request answered 429 (or 5xx, or cut) is asked again this often, after Retry-After or a back-off
 
 
-def connect(url: str, api_key: str, timeout: float = 60.0) -> LabelStudio:
-    """An SDK client; each request gives up after ``timeout`` seconds. A Label Studio that answers 429 is asked
-    again after its ``Retry-After`` (the SDK's back-off otherwise), ``RETRIES`` times."""
-    if not url or not api_key:
+@dataclass(frozen=True)
+class LabelStudioAccess:
+    """Where Label Studio is and the token it takes (sent only there, over the URL's own scheme)."""
+
+    url: str
+    api_key: str = field(repr=False)
+    timeout: float = 60.0  # seconds per request
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url and self.api_key)
+
+
+def connect(access: LabelStudioAccess) -> LabelStudio:
+    """An SDK client; each request gives up after ``access.timeout`` seconds. A Label Studio that answers 429 is
+    asked again after its ``Retry-After`` (the SDK's back-off otherwise), ``RETRIES`` times."""
+    if not access.configured:
         raise ValueError("LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY are needed to talk to Label Studio")
-    return LabelStudio(base_url=url.rstrip("/"), api_key=api_key, timeout=timeout, max_retries=RETRIES)
+    return LabelStudio(base_url=access.url.rstrip("/"), api_key=access.api_key, timeout=access.timeout,
+                       max_retries=RETRIES)
 
 
 def project_tasks(client: LabelStudio, project_id: int, annotated_only: bool = False) -> list[dict]:

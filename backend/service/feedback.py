@@ -14,7 +14,7 @@ from backend.labelstudio.events import TRAINING_EVENTS
 from backend.labelstudio.images import ImageError, check_reference
 from backend.service.project_settings import for_project
 from backend.service.scheduler import TrainingScheduler
-from backend.settings import Settings
+from backend.settings import Settings, TrainingSettings
 from backend.storage.journal import AnnotationJournal
 from backend.storage.project_dir import ProjectDir
 
@@ -30,11 +30,11 @@ class ProjectLimitError(RuntimeError):
     """A new project would pass ``MAX_PROJECTS``."""
 
 
-def admit_project(settings: Settings, folder: ProjectDir) -> None:
+def admit_project(training: TrainingSettings, folder: ProjectDir) -> None:
     """ProjectLimitError when ``folder`` is new and ``MAX_PROJECTS`` folders exist already: ids a caller makes up
     cannot grow ``MODEL_DIR`` or ``/metrics`` without bound."""
-    if not folder.path.exists() and len(ProjectDir.all(settings.model_dir)) >= settings.max_projects:
-        raise ProjectLimitError(f"MAX_PROJECTS ({settings.max_projects}) projects have folders under MODEL_DIR already; "
+    if not folder.path.exists() and len(ProjectDir.all(training.model_dir)) >= training.max_projects:
+        raise ProjectLimitError(f"MAX_PROJECTS ({training.max_projects}) projects have folders under MODEL_DIR already; "
                                 "remove one or raise the limit")
 
 
@@ -51,7 +51,7 @@ def record_event(settings: Settings, project: object, config: LabelConfig, event
     if event not in TRAINING_EVENTS:
         return {"status": "ignored", "reason": f"event {event} does not trigger training"}
     folder = ProjectDir(settings.model_dir, project)
-    admit_project(settings, folder)
+    admit_project(settings.training, folder)
     settings = for_project(settings, folder)  # the project's training cadence from its model card
     journal = AnnotationJournal(folder)
     problems: list[str] = []

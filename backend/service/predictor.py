@@ -28,7 +28,7 @@ from backend.models.classifier import Classifier
 from backend.models.inference import Analysis, Analyzer, to_batch
 from backend.service.classifiers import interpretability_classifier, project_classifier
 from backend.service.sal_training import load_sal_state
-from backend.settings import Settings
+from backend.settings import ServingSettings
 from backend.storage.project_dir import ProjectDir
 from backend.storage.queue_file import load_queue
 from backend.training.distributed import resolve_device
@@ -68,7 +68,7 @@ class Analysed:
 class Predictor:
     """One project's classifier with its attention pre-annotations."""
 
-    def __init__(self, project: ProjectDir, label_config: LabelConfig, settings: Settings,
+    def __init__(self, project: ProjectDir, label_config: LabelConfig, settings: ServingSettings,
                  fetcher: ImageFetcher | None = None):
         self.project = project
         self.label_config = label_config
@@ -91,11 +91,11 @@ class Predictor:
         latest = self.project.models.latest()
         self.newest_on_disk = latest.version if latest else None
         classes = self.label_config.classes
-        self.classifier = classifier or project_classifier(self.settings, self.project, classes)
+        self.classifier = classifier or project_classifier(self.settings.model, self.project, classes)
         s = self.settings
         self.analyzer = Analyzer(self.classifier.model, self.classifier.arch, self.classifier.image_size,
                                  resolve_device(s.device), s.predict_batch_size, s.cam_method, s.cam_layer)
-        sal_on = s.sal_change_point and load_sal_state(self.project).phase == "machine"
+        sal_on = s.sal and load_sal_state(self.project).phase == "machine"
         self.interpretability = interpretability_classifier(self.project, classes) if sal_on else None
         logger.info(
             "project %s: loaded %s (%s, %d classes) from %s",
@@ -244,7 +244,7 @@ class PredictorCache:
     whatever projects and configs arrive.
     """
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: ServingSettings):
         self.settings = settings
         self._predictors: OrderedDict[tuple[str, str], Predictor] = OrderedDict()
         self._lock = threading.Lock()

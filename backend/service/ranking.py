@@ -9,12 +9,12 @@ from typing import Any
 
 from backend.active import similar_tasks
 from backend.active.annotation_queue import Queue, build_queue, queue_from_order
-from backend.labelstudio.client import annotated_examples, annotated_ids, connect, project_tasks, push_queue
+from backend.labelstudio.client import LabelStudioAccess, annotated_examples, annotated_ids, connect, project_tasks, push_queue
 from backend.labelstudio.config import LabelConfig
 from backend.service.predictor import Predictor, PredictorCache
 from backend.service.scoring import ScoredTasks, score_tasks
 from backend.service.shortcut_report import object_box, report_served_model
-from backend.settings import Settings
+from backend.settings import ServingSettings
 from backend.storage.queue_file import save_queue
 from backend.training import distributed
 
@@ -49,10 +49,12 @@ def publish_queue(client: Any, project_id: int, model: Predictor, queue: Queue, 
 
 
 def order_project(
-    settings: Settings,
+    serving: ServingSettings,
+    label_studio: LabelStudioAccess,
     project_id: int,
     strategy: str,
     batch_size: int = 32,
+    seed: int = 0,
     dry_run: bool = False,
     similar_to: list[int] | None = None,
     per_class: bool = True,
@@ -67,16 +69,16 @@ def order_project(
     report (the base model's, before any training run) from the same scores.
     """
     clock = _Clock()
-    client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
+    client = connect(label_studio)
     project = client.projects.get(project_id)
-    config = LabelConfig.parse(project.label_config, settings.label_roles)
-    model = PredictorCache(settings).get(project_id, config)
+    config = LabelConfig.parse(project.label_config, serving.label_roles)
+    model = PredictorCache(serving).get(project_id, config)
     tasks = project_tasks(client, project_id)
     examples = annotated_examples(tasks, config)
     labels = {e.task_id: e.label for e in examples if e.label is not None}
     boxes = {e.task_id: box for e in examples if (box := object_box(e)) is not None}
     clock.lap("read")
-    queue, scored = rank(model, tasks, labels, strategy, batch_size, settings.train.seed, per_class,
+    queue, scored = rank(model, tasks, labels, strategy, batch_size, seed, per_class,
                          with_predictions=not dry_run, progress=progress, boxes=boxes)
     clock.lap("score")
     neighbours: list[tuple[int, float]] = []
@@ -91,7 +93,7 @@ def order_project(
         queue = queue_from_order(queue.version, queue.strategy, front + rest, queue.utilities, sorted(annotated))
     clock.lap("rank")
     if report and distributed.current().is_main:
-        report_served_model(model, tasks, examples, labels, scored, settings.train.seed)
+        report_served_model(model, tasks, examples, labels, scored, seed)
         clock.lap("report")
     if not dry_run and distributed.current().is_main:
         pushed = publish_queue(client, project_id, model, queue, scored.predictions, progress=progress)

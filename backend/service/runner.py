@@ -1,9 +1,10 @@
-"""The training runner process: ``python -m backend.service.runner PROJECT LOCK_FD SLOT_FD``.
+"""The training runner process: ``python -m backend.service.runner PROJECT LOCK_FD SLOT_FD SETTINGS``.
 
 It is started by :class:`~backend.service.scheduler.TrainingScheduler` holding the project's lock and a
 training slot, runs one :class:`~backend.service.training_run.TrainingRun` (with ``QUEUE_STRATEGY`` set, its
 last stages push a fresh annotation queue for the new version), writes ``train_status.json`` from its stages; then it gives the lock and the slot back and starts the runner of the
 project that has waited longest. Training happens in this process or under ``TRAIN_LAUNCHER`` (e.g. torchrun).
+Settings come as the document its parent handed over (:mod:`backend.service.handoff`), and go on the same way.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 
 from backend.service.cpu_load import free_threads
+from backend.service.handoff import hand_over, take_over
 from backend.service.project_settings import for_project
 from backend.service.scheduler import TrainingScheduler
 from backend.service.training_run import (
@@ -44,12 +46,14 @@ def launch_training(project: ProjectDir, settings: Settings) -> RunResult:
     whose first process writes the stage reports this reads back: the outcome is what the stages returned."""
     if not settings.train_launcher:
         return run_training(project, settings)
-    if not AnnotationJournal(project).read()["tasks"] and not settings.label_studio_url:
+    if not AnnotationJournal(project).read()["tasks"] and not settings.label_studio.url:
         raise NothingToTrain(f"project {project.key}: no annotated task recorded")
     project.run_report.unlink(missing_ok=True)
-    command = [*shlex.split(settings.train_launcher), "-m", "backend.service.training_run", project.key]
+    secrets = hand_over(settings, project)
+    command = [*shlex.split(settings.train_launcher), "-m", "backend.service.training_run", project.key,
+               str(project.run_settings)]
     logger.info("project %s: launching %s", project.key, " ".join(command))
-    completed = subprocess.run(command, env=dict(os.environ, **settings.to_env()), stdin=subprocess.DEVNULL)
+    completed = subprocess.run(command, env=dict(os.environ, **secrets), stdin=subprocess.DEVNULL)
     reports = read_report(project)
     failed = next((r for r in reports if r.outcome == "failed" and r.stage not in QUEUE_STAGES), None)
     if failed is not None and failed.result.get("nothing_to_train"):
@@ -90,7 +94,7 @@ def _run_once(project: ProjectDir, settings: Settings) -> None:
     else:
         status.update(state="idle", runs=status.get("runs", 0) + 1, last_version=result.manifest.version, message="")
         _record(status, result.reports)
-        if settings.queue_strategy:
+        if settings.queue.strategy:
             status.update(queue_error=result.queue_error)
             ranked = next((r for r in result.reports if r.stage == "rank" and r.outcome == "done"), None)
             if ranked is not None and not result.queue_error:
@@ -100,10 +104,10 @@ def _run_once(project: ProjectDir, settings: Settings) -> None:
     atomic_write_json(project.status, status)
 
 
-def main(key: str, lock_fd: int, slot_fd: int) -> int:
-    """Train ``key`` once with the project lock and training slot the scheduler handed over, give both back, then
-    start whoever waits longest (this project again only when its new request is the oldest)."""
-    settings = Settings.from_env()
+def main(key: str, lock_fd: int, slot_fd: int, handed_over: str) -> int:
+    """Train ``key`` once with the project lock, training slot and settings the scheduler handed over, give the lock
+    and slot back, then start whoever waits longest (this project again only when its new request is the oldest)."""
+    settings = take_over(handed_over)
     settings.configure_logging()
     threads = settings.train_threads or free_threads(torch.get_num_threads())
     torch.set_num_threads(threads)
@@ -123,10 +127,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("project", help="the project's folder name under MODEL_DIR")
     parser.add_argument("lock_fd", type=int, help="open descriptor holding the project's train.lock")
     parser.add_argument("slot_fd", type=int, help="open descriptor holding a training slot")
+    parser.add_argument("settings", help="the settings document handed over (secrets come from the environment)")
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     arguments = _arguments()
     with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(main(arguments.project, arguments.lock_fd, arguments.slot_fd))
+        sys.exit(main(arguments.project, arguments.lock_fd, arguments.slot_fd, arguments.settings))

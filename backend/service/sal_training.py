@@ -17,7 +17,7 @@ from backend.models.checkpoints import Manifest
 from backend.models.classifier import Classifier
 from backend.models.inference import to_batch
 from backend.service.classifiers import interpretability_classifier
-from backend.settings import Settings
+from backend.settings import TrainingSettings
 from backend.storage.files import atomic_write_json, read_json
 from backend.storage.project_dir import ProjectDir
 from backend.training import distributed
@@ -44,7 +44,7 @@ def load_sal_state(project: ProjectDir) -> SALState:
         return SALState()
 
 
-def train_sal(project: ProjectDir, settings: Settings, examples: list[Example], images: list[np.ndarray], base: Classifier,
+def train_sal(project: ProjectDir, settings: TrainingSettings, examples: list[Example], images: list[np.ndarray], base: Classifier,
               project_tasks: int) -> tuple[nn.Module, dict[str, Any]]:
     """One SAL run: both models fine-tuned on every annotation; returns the accuracy model (for the caller to save
     as the served version) and its training metrics with the SAL summary. The interpretability version is saved
@@ -58,7 +58,7 @@ def train_sal(project: ProjectDir, settings: Settings, examples: list[Example], 
     unseen = [i for i in human if str(examples[i].task_id) not in set(state.seen)]
     if teacher is not None and unseen and state.phase == "human":
         dice = interpretability_dice(teacher.model, teacher.arch, teacher.image_size, [examples[i] for i in unseen],
-                                     [images[i] for i in unseen], [masks[i] for i in unseen], settings.cam_method)
+                                     [images[i] for i in unseen], [masks[i] for i in unseen], settings.train.cam_method)
         state.dice_history.append(round(dice, 4))
     if state.phase == "human" and teacher is not None and change_point.reached(len(human), project_tasks, state.dice_history):
         state.phase, state.switched_at = "machine", len(human)
@@ -68,7 +68,7 @@ def train_sal(project: ProjectDir, settings: Settings, examples: list[Example], 
     if state.phase == "machine" and teacher is not None and label_only:
         inputs = to_batch([images[i] for i in label_only], teacher.image_size)
         labels = torch.tensor([examples[i].label for i in label_only])
-        generated = machine_saliency(teacher.model, teacher.arch, inputs, labels, settings.cam_method)
+        generated = machine_saliency(teacher.model, teacher.arch, inputs, labels, settings.train.cam_method)
         for i, mask in zip(label_only, generated):
             saliency[i] = resize_map(mask, *images[i].shape[:2])
         logger.info("project %s: interpretability model %s wrote saliency for %d label-only images", project.key,

@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Any
 
+from backend.service.handoff import hand_over
 from backend.settings import Settings
 from backend.storage.files import read_json
 from backend.storage.project_dir import ProjectDir
@@ -79,10 +80,10 @@ class TrainingScheduler:
         return started
 
     def _spawn(self, folder: ProjectDir, lock: int, slot: int) -> None:
-        env = dict(os.environ, **self.settings.to_env())
+        env = dict(os.environ, **hand_over(self.settings, folder))
         with open(folder.log, "a") as log:
             subprocess.Popen(
-                [sys.executable, "-m", "backend.service.runner", folder.key, str(lock), str(slot)],
+                [sys.executable, "-m", "backend.service.runner", folder.key, str(lock), str(slot), str(folder.run_settings)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 pass_fds=(lock, slot),
             )

@@ -6,8 +6,8 @@ parsed once, their images, and the model just trained, which ranks the queue wit
 the shortcut report reads the same scores, examples and images.
 Each stage returns a typed result; the run's outcome is what they returned (see :class:`StageReport`).
 
-``torchrun ... -m backend.service.training_run PROJECT`` runs it under DDP with the settings from the environment;
-the first process writes the stage reports to ``run_report.json`` for the runner.
+``torchrun ... -m backend.service.training_run PROJECT SETTINGS`` runs it under DDP with the settings the runner
+handed over; the first process writes the stage reports to ``run_report.json`` for the runner.
 """
 from __future__ import annotations
 
@@ -26,19 +26,20 @@ from torch import nn
 
 from backend.core.examples import Example
 from backend.labelstudio.annotations import parse_task
-from backend.labelstudio.client import annotated_ids, connect, project_tasks
+from backend.labelstudio.client import LabelStudioAccess, annotated_ids, connect, project_tasks
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.images import Fit, ImageError, ImageFetcher
 from backend.models.checkpoints import Manifest
 from backend.models.classifier import Classifier
 from backend.service.classifiers import project_classifier
+from backend.service.handoff import take_over
 from backend.service.predictor import Predictor
 from backend.service.ranking import publish_queue, rank
 from backend.service.sal_training import train_sal
 from backend.service.scoring import ScoredTasks
 from backend.service.shortcut_report import gather_evidence, object_box, task_pictures, write_shortcut_report
 from backend.service.version_chart import write_version_chart
-from backend.settings import Settings
+from backend.settings import QueueSettings, ServingSettings, Settings, TrainingSettings
 from backend.storage.files import atomic_write_json
 from backend.storage.journal import AnnotationJournal
 from backend.storage.project_dir import ProjectDir
@@ -135,10 +136,12 @@ class RunResult:
 class TrainingRun:
     """One run of one project; :meth:`run` takes it through :data:`STAGES`."""
 
-    def __init__(self, project: ProjectDir, settings: Settings):
-        self.project, self.settings = project, settings
+    def __init__(self, project: ProjectDir, training: TrainingSettings, serving: ServingSettings, queue: QueueSettings,
+                 label_studio: LabelStudioAccess):
+        self.project, self.training, self.serving, self.queue_settings = project, training, serving, queue
+        self.label_studio = label_studio
         self.world = distributed.current()
-        self.fetcher = ImageFetcher(settings.image_access, scope=project.key)  # one fetcher and cache for both uses
+        self.fetcher = ImageFetcher(serving.image_access, scope=project.key)  # one fetcher and cache for both uses
         self.client: Any = None
         self.tasks: list[dict] | None = None  # the tasks read from Label Studio (all of them when a queue is kept)
         self.task_count: int | None = None  # the project's size in Label Studio
@@ -185,13 +188,13 @@ class TrainingRun:
     def sync(self) -> Synced:
         """Read the project once from Label Studio (its config and every task) and make the journal match its
         annotations; when it cannot be read, go on with what the webhooks recorded."""
-        settings, key = self.settings, self.project.key
+        key = self.project.key
         read = None
-        if self.world.is_main and settings.label_studio_url and settings.label_studio_api_key and key.isdigit():
+        if self.world.is_main and self.label_studio.configured and key.isdigit():
             try:
-                self.client = connect(settings.label_studio_url, settings.label_studio_api_key, settings.label_studio_timeout)
+                self.client = connect(self.label_studio)
                 project = self.client.projects.get(int(key))
-                tasks = project_tasks(self.client, int(key), annotated_only=not settings.queue_strategy)
+                tasks = project_tasks(self.client, int(key), annotated_only=not self.queue_settings.strategy)
                 read = (project.label_config, project.task_number, tasks)
             except Exception as exc:  # unreachable, auth, project deleted: keep what the webhooks recorded
                 logger.warning("project %s: could not read Label Studio (%s); using the recorded annotations",
@@ -209,17 +212,17 @@ class TrainingRun:
         distributed.barrier(self.world)
         if not record.get("label_config"):
             raise NothingToTrain(f"project {key}: no labeling config recorded yet")
-        self.config = LabelConfig.parse(record["label_config"], settings.label_roles)
+        self.config = LabelConfig.parse(record["label_config"], self.serving.label_roles)
         self._record = record
         return Synced("label_studio" if read is not None else "journal", len(self.tasks or []), len(record["tasks"]))
 
     def train(self) -> Trained:
         """Parse each annotated task once, read its image (through the image cache) and fine-tune a copy of the
         served model; one unreadable or hostile task is skipped, never the run."""
-        settings, key = self.settings, self.project.key
+        settings, key = self.training, self.project.key
         if self.world.is_main:
             self.project.models.clean_partial()
-        self.base = project_classifier(settings, self.project, self.config.classes)
+        self.base = project_classifier(settings.model, self.project, self.config.classes)
         fit = Fit.for_model(self.base.image_size, settings.superpixels)  # the same reduced images predict segments
         skipped = 0
         for entry in self._record["tasks"].values():
@@ -259,7 +262,7 @@ class TrainingRun:
         SAL, whose runs judge themselves)."""
         if not self.held or self.data is None:
             return None
-        s, held = self.settings, self.data.subset(torch.tensor(self.held))
+        s, held = self.training.train, self.data.subset(torch.tensor(self.held))
         found = {"validation": evaluate(self.model, self.base.arch, held, s.cam_method, s.cam_layer),
                  "validation_parent": evaluate(self.base.model, self.base.arch, held, s.cam_method, s.cam_layer)}
         self.metrics |= found
@@ -275,7 +278,7 @@ class TrainingRun:
         )
         if self.world.is_main:
             store.save({k: v.detach().cpu() for k, v in self.model.state_dict().items()}, self.manifest)
-            store.prune(self.settings.keep_versions)
+            store.prune(self.training.keep_versions)
             write_version_chart(self.project)
             logger.info("project %s: saved %s (parent %s) in %.1f s", self.project.key, self.manifest.version,
                         self.base.version, time.time() - self.started)
@@ -285,20 +288,20 @@ class TrainingRun:
     def rank(self) -> Ranked | None:
         """Score every task with the model just trained (no reload) through /predict's analysis and order the
         queue with ``QUEUE_STRATEGY`` (skipped without one)."""
-        s = self.settings
-        if not s.queue_strategy:
+        s = self.queue_settings
+        if not s.strategy:
             return None
         if self.tasks is None:
             raise RuntimeError("the project's tasks could not be read from Label Studio: no new queue")
         classifier = Classifier(self.model.eval(), self.base.arch, tuple(self.config.classes), self.base.image_size,
                                 self.manifest.version, "model_dir")
-        self.predictor = Predictor(self.project, self.config, s, fetcher=self.fetcher)
+        self.predictor = Predictor(self.project, self.config, self.serving, fetcher=self.fetcher)
         self.predictor.setup(classifier)
         boxes = {e.task_id: box for e in self.examples if (box := object_box(e)) is not None}
-        self.queue, self.scored = rank(self.predictor, self.tasks, self.labels, s.queue_strategy, s.queue_batch_size,
-                                       s.train.seed, with_predictions=True, progress=False, boxes=boxes)
+        self.queue, self.scored = rank(self.predictor, self.tasks, self.labels, s.strategy, s.batch_size, s.seed,
+                                       with_predictions=True, progress=False, boxes=boxes)
         self.predictions = self.scored.predictions
-        return Ranked(self.queue.version, s.queue_strategy, len(self.scored.task_ids), len(self.queue.order))
+        return Ranked(self.queue.version, s.strategy, len(self.scored.task_ids), len(self.queue.order))
 
     def push(self) -> Pushed | None:
         """Write the queue and its predictions to Label Studio (the first process)."""
@@ -314,9 +317,9 @@ class TrainingRun:
         if self.scored is None or not self.world.is_main:
             return None
         evidence = gather_evidence(self.scored, self.labels, self.examples, self.images, self.model,
-                                   self.base.image_size, self.settings.train.seed)
+                                   self.base.image_size, self.queue_settings.seed)
         record = write_shortcut_report(self.project, self.manifest.version, list(self.config.classes), self.scored,
-                                       evidence, self._pictures, self.settings.train.seed)
+                                       evidence, self._pictures, self.queue_settings.seed)
         return Reported(record["uses_shortcut"], len(record["groups"]), record["affected_share"])
 
     def _pictures(self, task_ids: list[Any]) -> dict[Any, np.ndarray]:
@@ -325,7 +328,7 @@ class TrainingRun:
 
 def run_training(project: ProjectDir, settings: Settings) -> RunResult:
     """One run of ``project`` through every stage (see :class:`TrainingRun`)."""
-    return TrainingRun(project, settings).run()
+    return TrainingRun(project, settings.training, settings.serving, settings.queue, settings.label_studio).run()
 
 
 def write_report(project: ProjectDir, reports: list[StageReport]) -> None:
@@ -341,13 +344,13 @@ def read_report(project: ProjectDir) -> list[StageReport]:
         return []
 
 
-def main(key: str) -> int:
-    """``torchrun ... -m backend.service.training_run PROJECT``: one run, settings from the environment."""
-    settings = Settings.from_env()
+def main(key: str, handed_over: str) -> int:
+    """``torchrun ... -m backend.service.training_run PROJECT SETTINGS``: one run with the settings handed over."""
+    settings = take_over(handed_over)
     settings.configure_logging()
     world = distributed.init(settings.device)
     project = ProjectDir.at(settings.model_dir, key)
-    run = TrainingRun(project, settings)
+    run = TrainingRun(project, settings.training, settings.serving, settings.queue, settings.label_studio)
     try:
         run.run()
     except Exception as exc:
@@ -364,6 +367,8 @@ def main(key: str) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m backend.service.training_run",
                                      description="One training run of a project (run by the runner, under TRAIN_LAUNCHER "
-                                                 "such as torchrun); settings from the environment.")
+                                                 "such as torchrun) with the settings the runner handed over.")
     parser.add_argument("project", help="the project's folder name under MODEL_DIR")
-    sys.exit(main(parser.parse_args().project))
+    parser.add_argument("settings", help="the settings document handed over (secrets come from the environment)")
+    arguments = parser.parse_args()
+    sys.exit(main(arguments.project, arguments.settings))

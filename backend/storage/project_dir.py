@@ -13,6 +13,7 @@
       train.lock train.pending   the training runner's lock and its queued-run marker
       train_status.json training.log
       run_report.json            the stage reports of the last run under TRAIN_LAUNCHER
+      run_settings.json          the settings its runner was handed (secrets left out)
       project_settings.json      the project's own settings from Label Studio's model extra_params
       versions.png               each version's held-out accuracy, pointing game, attention outside the box
       reports/<version>.json     each version's shortcut report; shortcuts.png: the newest one's examples
@@ -120,6 +121,11 @@ class ProjectDir:
     @property
     def pending(self) -> Path:
         return self.path / "train.pending"
+
+    @property
+    def run_settings(self) -> Path:
+        """The settings handed to the project's last runner or launched run (secrets are not in it)."""
+        return self.path / "run_settings.json"
 
     @property
     def settings(self) -> Path:

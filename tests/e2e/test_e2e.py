@@ -41,7 +41,7 @@ def test_retrieved_then_ordered_each_task_holds_one_prediction_and_next_serves_t
     pid, _ = project_with_backend(stack, label_studio, "combined", "e2e retrieve then order")
     retrieve_predictions(client, pid)
     tasks, _ = wait_predictions(client, pid, "base-small_cnn-")
-    queue = order_project(settings, pid, "gmm", batch_size=8, progress=False).queue
+    queue = order_project(settings.serving, settings.label_studio, pid, "gmm", batch_size=8, progress=False).queue
     counts = {t.id: len(list(client.predictions.list(task=t.id))) for t in tasks}
     assert set(counts.values()) == {1}, counts  # the retrieved predictions were replaced, not doubled
     view = next(v for v in client.views.list(project=pid) if (v.data or {}).get("title") == VIEW_TITLE)

@@ -44,7 +44,7 @@ def project(label_studio, biased, tmp_path_factory):
 
 def test_dry_run_ranks_without_writing(project):
     client, pid, settings = project
-    queue = order_project(settings, pid, "entropy", batch_size=8, dry_run=True, progress=False).queue
+    queue = order_project(settings.serving, settings.label_studio, pid, "entropy", batch_size=8, dry_run=True, progress=False).queue
     assert len(queue.order) == TASKS and queue.version.startswith("base-small_cnn-")
     assert queue.scores[str(queue.order[0])] == 1.0 and queue.scores[str(queue.order[-1])] == 0.0
     assert client.projects.get(pid).model_version in ("", None)
@@ -53,7 +53,7 @@ def test_dry_run_ranks_without_writing(project):
 
 def test_queue_reaches_label_studio_in_strategy_order(project, label_studio):
     client, pid, settings = project
-    ordering = order_project(settings, pid, "gmm", batch_size=8, progress=False)
+    ordering = order_project(settings.serving, settings.label_studio, pid, "gmm", batch_size=8, progress=False)
     queue = ordering.queue
     assert set(ordering.seconds) >= {"read", "score", "rank", "push"} and ordering.seconds["push_tasks_per_second"] > 0
     assert client.projects.get(pid).model_version == queue.version
@@ -73,18 +73,18 @@ def test_queue_reaches_label_studio_in_strategy_order(project, label_studio):
     response = app.post("/predict", json={"tasks": [{"id": task.id, "data": task.data}], "project": pid,
                                           "label_config": client.projects.get(pid).label_config})
     assert response.json["results"][0]["score"] == queue.scores[str(task.id)]  # /predict agrees with the queue
-    assert len(order_project(settings, pid, "gmm", batch_size=8, progress=False).queue.order) == TASKS  # a second run reuses the view
+    assert len(order_project(settings.serving, settings.label_studio, pid, "gmm", batch_size=8, progress=False).queue.order) == TASKS  # a second run reuses the view
     assert len([v for v in client.views.list(project=pid) if (v.data or {}).get("title") == VIEW_TITLE]) == 1
 
 
 def test_annotated_tasks_leave_the_queue_and_similar_tasks_lead(project):
     client, pid, settings = project
-    queue = order_project(settings, pid, "entropy", batch_size=8, dry_run=True, progress=False).queue
+    queue = order_project(settings.serving, settings.label_studio, pid, "entropy", batch_size=8, dry_run=True, progress=False).queue
     first = queue.order[0]
     client.annotations.create(id=first, result=[{"from_name": "class", "to_name": "image", "type": "choices",
                                                  "value": {"choices": ["vertical"]}}])
     assert [t["id"] for t in project_tasks(client, pid, annotated_only=True)] == [first]  # what a training run reads
-    ordering = order_project(settings, pid, "entropy", batch_size=8, similar_to=[first], progress=False)
+    ordering = order_project(settings.serving, settings.label_studio, pid, "entropy", batch_size=8, similar_to=[first], progress=False)
     again, neighbours = ordering.queue, ordering.neighbours
     assert first not in again.order and again.scores[str(first)] == 0.0
     assert len(neighbours) == 8 and again.order[: len(neighbours)] == [t for t, _ in neighbours]

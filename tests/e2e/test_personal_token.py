@@ -41,12 +41,12 @@ def test_a_personal_access_token_works_with_legacy_tokens_off(stack, label_studi
                                               "label_config": xml})
         assert response.status_code == 200
         assert all(r["result"] for r in response.json["results"])  # each image came from Label Studio with Bearer
-        ordering = order_project(mine, pid, "gmm", batch_size=4, progress=False)  # the SDK refreshes the token too
+        ordering = order_project(mine.serving, mine.label_studio, pid, "gmm", batch_size=4, progress=False)  # the SDK refreshes the token too
         pat_client = LabelStudio(base_url=url, api_key=token)
         assert pat_client.projects.get(pid).model_version == ordering.queue.version
         pat_client.annotations.create(id=tasks[0].id, result=[{"from_name": "class", "to_name": "image", "type": "choices",
                                                                 "value": {"choices": ["vertical"]}}])
-        synced = TrainingRun(ProjectDir(mine.model_dir, pid), mine).sync()  # training's read
+        synced = TrainingRun(ProjectDir(mine.model_dir, pid), mine.training, mine.serving, mine.queue, mine.label_studio).sync()  # training's read
         assert synced.source == "label_studio" and synced.annotated == 1
         assert token not in (tmp_path / "models").joinpath(str(pid), "annotations.json").read_text()
     finally:

@@ -82,7 +82,7 @@ def test_batch_scoring_splits_across_torchrun_processes(settings, label_config_x
     assert done.returncode == 0, done.stderr[-3000:]
     together = np.load(tmp_path / "split.npz")
 
-    model = PredictorCache(settings).get(1, label_config_xml)
+    model = PredictorCache(settings.serving).get(1, label_config_xml)
     alone = score_tasks(model, tasks, with_predictions=True, progress=False)
     assert together["task_ids"].tolist() == alone.task_ids == list(range(11))
     np.testing.assert_allclose(together["probabilities"], alone.probabilities, atol=1e-5)

@@ -1,4 +1,4 @@
-from backend.labelstudio.client import annotated_examples, annotated_ids
+from backend.labelstudio.client import LabelStudioAccess, annotated_examples, annotated_ids
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.templates import render_template
 
@@ -37,5 +37,5 @@ def test_a_label_studio_that_answers_429_is_asked_again_after_a_back_off():
                         Content_Type="application/json")
 
     with serving(Busy) as url:
-        project = connect(url, "token", timeout=5).projects.get(5)
+        project = connect(LabelStudioAccess(url, "token", timeout=5)).projects.get(5)
     assert project.id == 5 and len(asked) == 3

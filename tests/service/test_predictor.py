@@ -6,7 +6,7 @@ from backend.storage.project_dir import ProjectDir
 
 
 def test_predict_returns_validated_pre_annotations(settings, label_config_xml, tasks, dataset):
-    model = PredictorCache(settings).get(7, label_config_xml)
+    model = PredictorCache(settings.serving).get(7, label_config_xml)
     predictions = model.predict(tasks)
     interface = LabelConfig.parse(label_config_xml).interface
     assert len(predictions) == len(tasks)
@@ -25,7 +25,7 @@ def test_predict_returns_validated_pre_annotations(settings, label_config_xml, t
 
 
 def test_unreadable_tasks_get_empty_predictions_and_a_log_line(settings, label_config_xml, tasks, caplog):
-    model = Predictor(ProjectDir(settings.model_dir, 1), LabelConfig.parse(label_config_xml), settings)
+    model = Predictor(ProjectDir(settings.model_dir, 1), LabelConfig.parse(label_config_xml), settings.serving)
     bad = [
         {"id": 101, "data": {"image": "/data/local-files/?d=missing.png"}},
         {"id": 102, "data": {}},
@@ -44,7 +44,7 @@ def test_manager_loads_once_and_reloads_on_a_new_version(settings, label_config_
 
     from backend.models.checkpoints import Manifest
 
-    manager = PredictorCache(settings)
+    manager = PredictorCache(settings.serving)
     first = manager.get("4.1700000000", label_config_xml)
     assert manager.get(4, label_config_xml) is first
     state = first.classifier.model.state_dict()
@@ -59,7 +59,7 @@ def test_manager_loads_once_and_reloads_on_a_new_version(settings, label_config_
 def test_a_corrupt_newest_version_is_skipped_and_the_previous_one_serves(settings, label_config_xml, caplog):
     from backend.models.checkpoints import Manifest
 
-    manager = PredictorCache(settings)
+    manager = PredictorCache(settings.serving)
     base = manager.get(5, label_config_xml)
     store = ProjectDir(settings.model_dir, 5).models
     classes = list(base.label_config.classes)
@@ -76,7 +76,7 @@ def test_a_corrupt_newest_version_is_skipped_and_the_previous_one_serves(setting
 
 
 def test_the_cache_is_keyed_by_the_parsed_config_and_bounded(settings, label_config_xml):
-    cache = PredictorCache(settings.updated(model_cache_size=2))
+    cache = PredictorCache(settings.updated(model_cache_size=2).serving)
     first = cache.get(1, label_config_xml)
     for spaces in range(1, 20):  # the same config with other whitespace: the same model, no new memory
         assert cache.get(1, label_config_xml.replace("<View>", "<View>" + " " * spaces)) is first
@@ -95,7 +95,7 @@ def test_an_ignore_click_is_previewed_as_exactly_the_superpixel_training_will_us
     from backend.labelstudio.images import Fit
     from backend.training.training_set import prepare
 
-    model = PredictorCache(settings).get(7, label_config_xml)
+    model = PredictorCache(settings.serving).get(7, label_config_xml)
     config = model.label_config
 
     def click(x, y, label, positive=True):

@@ -14,7 +14,7 @@ def _tasks(data, count=12):
 
 def test_scores_are_cached_per_version_and_rank_a_queue(biased_project):
     data, settings, xml = biased_project
-    predictor = PredictorCache(settings).get(2, xml)
+    predictor = PredictorCache(settings.serving).get(2, xml)
     tasks = _tasks(data) + [{"id": 999, "data": {"image": "/data/local-files/?d=missing.png"}}]
     scored = score_tasks(predictor, tasks, with_predictions=True, progress=False)
     assert scored.task_ids == [t["id"] for t in tasks[:-1]]  # the unreadable task is left out
@@ -36,7 +36,7 @@ def test_the_pushed_predictions_are_predict_s_region_for_region(biased_project):
     """One analysis path: with SAL's interpretability model writing object suggestions, the queue's predictions
     once lacked the Object region /predict returned for the same task and version."""
     data, settings, xml = biased_project
-    predictor = PredictorCache(settings).get(2, xml)
+    predictor = PredictorCache(settings.serving).get(2, xml)
     predictor.interpretability = predictor.classifier  # SAL past its change point: suggestions on every task
     tasks = _tasks(data, 4)
     pushed = score_tasks(predictor, tasks, with_predictions=True, progress=False).predictions

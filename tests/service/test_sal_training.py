@@ -40,14 +40,14 @@ def test_two_models_then_machine_saliency_after_the_change_point(project):
     store = folder.interpretability_models
     assert [m.version for m in store.versions()] == ["v0001"]
     assert [m.version for m in folder.models.versions()] == ["v0001"]  # the interpretability folder is not a version
-    assert PredictorCache(settings).get(PROJECT, xml).interpretability is None  # no suggestions before the change point
+    assert PredictorCache(settings.serving).get(PROJECT, xml).interpretability is None  # no suggestions before the change point
 
     second = run_training(folder, settings).manifest
     assert second.metrics["sal_phase"] == "machine" and second.metrics["machine_saliency"] == 4
     assert load_sal_state(folder).switched_at == 2
     assert [m.version for m in store.versions()] == ["v0001", "v0002"]
 
-    model = PredictorCache(settings).get(PROJECT, xml)
+    model = PredictorCache(settings.serving).get(PROJECT, xml)
     assert model.model_version == "v0002" and model.interpretability.version == "v0002"
     task = {"id": 50, "data": {"image": "/data/local-files/?d=images/test/00000.png"}}
     prediction = model.predict([task])[0]

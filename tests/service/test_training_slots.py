@@ -11,7 +11,7 @@ from backend.settings import Settings
 
 RECORDER = textwrap.dedent("""
     import json, sys, time
-    log, project = sys.argv[1], sys.argv[-1]
+    log, project = sys.argv[1], sys.argv[-2]  # the launched command ends with PROJECT SETTINGS
     start = time.time()
     time.sleep(float(sys.argv[2]))
     with open(log, "a") as handle:

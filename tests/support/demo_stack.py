@@ -14,7 +14,7 @@ from pathlib import Path
 from label_studio_sdk import LabelStudio
 
 from backend.active.annotation_queue import Queue
-from backend.labelstudio.client import connect
+from backend.labelstudio.client import LabelStudioAccess, connect
 from backend.labelstudio.templates import render_template
 from backend.service.ranking import order_project
 from backend.settings import Settings
@@ -85,14 +85,14 @@ def demo_stack(data: Path, model: Path, workdir: Path, ls_port: int, port: int, 
         ls.stop()
         raise SystemExit(str(exc)) from None
     try:
-        client = connect(ls.url, TOKEN)
+        client = connect(LabelStudioAccess(ls.url, TOKEN))
         classes = [c for c in (data / "classes.txt").read_text().splitlines() if c]
         project = ensure_project(client, TITLE, render_template("combined", classes))
         ensure_local_storage(client, project, str(data / "images" / split))
         ensure_ml_backend(client, project, backend_url)
         ensure_webhook(client, project, f"{backend_url}/webhook")
         settings = Settings.from_env(env)
-        queue = order_project(settings, project, "gmm", batch_size=QUEUE_BATCH).queue
+        queue = order_project(settings.serving, settings.label_studio, project, "gmm", batch_size=QUEUE_BATCH).queue
         yield DemoStack(ls, server, client, project, settings, data, queue)
     finally:
         server.stop()

@@ -13,7 +13,7 @@ from backend.training import distributed
 def main(config_path: str, tasks_path: str, out: str) -> None:
     settings = Settings.from_env()
     world = distributed.init(settings.device)
-    model = PredictorCache(settings).get(1, open(config_path).read())
+    model = PredictorCache(settings.serving).get(1, open(config_path).read())
     tasks = json.loads(open(tasks_path).read())
     scored = score_tasks(model, tasks, with_predictions=True, progress=False)
     if world.is_main:
