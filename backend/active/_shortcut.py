@@ -22,6 +22,7 @@ def pool_evidence(pool: Pool) -> Evidence:
 
 @register("shortcut")
 def shortcut(pool: Pool, batch_size: int, rng: np.random.Generator) -> Ranking:
-    """Highest shortcut suspicion first: the share of a task's peak attention off the object (measured on the
-    annotated boxes, carried to the rest by their group), raised where the model doubts its class."""
+    """Highest shortcut suspicion first: the model's doubt about a task's class (the annotated one where known),
+    raised by the share of its peak attention off the object (measured on the annotated boxes, carried to the rest
+    by their group)."""
     return rank_by_utility(pool, discover(pool_evidence(pool), seed=0).suspicion, rng)

@@ -98,7 +98,7 @@ class Findings:
     moves: int  # moves of rightly classified objects
     off_object: np.ndarray  # (N,) per task: measured where the object is annotated, else its group's share (NaN: unknown)
     scatter: np.ndarray  # (N,) share of the hot attention outside the peak's own box
-    suspicion: np.ndarray  # (N,) in [0, 1]: off-object share (else scatter) x (1 + doubt) / 2; the ``shortcut`` queue
+    suspicion: np.ndarray  # (N,) in [0, 1]: doubt x (1 + off-object share, else scatter) / 2; the ``shortcut`` queue
     errors: np.ndarray  # indices of labelled tasks the model gets wrong
 
     @property
@@ -294,6 +294,9 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
     confidence = evidence.probabilities[np.arange(n), np.where(labels >= 0, labels, predicted)]
     doubt = np.where(labels >= 0, 1.0 - confidence, 1.0 - evidence.probabilities.max(axis=1))
     scatter = peak_scatter(attention)
-    suspicion = np.where(np.isnan(off), scatter, off) * (1.0 + doubt) / 2.0  # no object known: the peak's own box
+    # Doubt about the annotated class leads: a model that decides by a cue is least sure of the images that contradict
+    # it, even where it memorised them (JTT, AFR); attention off the object (no object known: off the peak's own box)
+    # raises it at most twofold, since a diffuse cue (a texture, a colour cast) leaves no place to point at.
+    suspicion = doubt * (1.0 + np.where(np.isnan(off), scatter, off)) / 2.0
     errors = np.flatnonzero((labels >= 0) & (predicted != labels))
     return Findings(groups, context, object_, flips, moves, off, scatter, suspicion, errors)

@@ -38,7 +38,7 @@ from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 
 logger = logging.getLogger(__name__)
 GOALS = {"precision": 0.8, "flagged_base": 0.9, "flagged_oracle": 0.1, "auc": 0.8}
-SCORED = {"flagged", "flips", "moves", "precision", "auc"}  # a cached row without these is scored again
+RULE = 2  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt)
 
 
 @dataclass
@@ -94,6 +94,7 @@ def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflic
     total = int(pointed.sum())
     auc = float(roc_auc_score(conflicting, findings.suspicion)) if 0 < conflicting.sum() < len(conflicting) else None
     return {
+        "rule": RULE,
         "flagged": findings.uses_shortcut,
         "flips": findings.flips, "moves": findings.moves,
         "context_accuracy": findings.context_accuracy,
@@ -107,7 +108,7 @@ def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflic
 
 
 def _scored(path: Path) -> bool:
-    return path.is_file() and all(SCORED <= set(row) for row in json.loads(path.read_text()))
+    return path.is_file() and all(row.get("rule") == RULE for row in json.loads(path.read_text()))
 
 
 def _guided(sim: Simulator, method: str, seed: int, folder: Path) -> tuple[torch.nn.Module, np.ndarray]:
