@@ -253,9 +253,21 @@ class TrainingRun:
         self.model = copy.deepcopy(self.base.model)
         self.data = prepare(self.examples, self.images, self.base.image_size, settings.superpixels)
         train_at, self.held = holdout_split([e.task_id for e in self.examples], settings.validation_share)
-        self.metrics = fine_tune(self.model, self.base.arch, self.data.subset(torch.tensor(train_at)), settings.train,
-                                 device=distributed.resolve_device(settings.device))
+        guided, extra = self._split_labelled(train_at)
+        self.metrics = fine_tune(self.model, self.base.arch, self.data.subset(torch.tensor(guided)), settings.train,
+                                 extra=extra, device=distributed.resolve_device(settings.device))
         return Trained(len(self.examples), skipped, dict(self.metrics))
+
+    def _split_labelled(self, train_at: list[int]) -> tuple[list[int], tuple[torch.Tensor, torch.Tensor] | None]:
+        """(guided positions, label-only inputs and labels): as in the simulator, every step shows the tasks with
+        clicks, boxes or masks and draws ``TRAIN_UNLABELED_BATCH`` of those with only a class for the classification
+        term (all of them together while none is guided, and for last-layer retraining, which fits them all)."""
+        label_only = [i for i in train_at if not self.examples[i].has_guidance and self.examples[i].label is not None]
+        guided = [i for i in train_at if i not in set(label_only)]
+        if not label_only or not guided or self.training.train.loss == "dfr":
+            return train_at, None
+        at = torch.tensor(label_only)
+        return guided, (self.data.inputs[at], self.data.labels[at])
 
     def validate(self) -> Validated | None:
         """The same held-out tasks judge this version and its parent (skipped with too few examples, and under

@@ -191,7 +191,9 @@ def fine_tune(
                 inputs[boxed], labels[boxed] = mixed, new_labels
         annotated = len(labels)
         if extra is not None and config.unlabeled_batch > 0 and len(extra[1]) > 0:
-            if draws is None:
+            if draws is None and len(extra[1]) <= config.unlabeled_batch:  # each once, as the annotated ones
+                pick = torch.randperm(len(extra[1]), generator=generator)
+            elif draws is None:
                 pick = torch.randint(len(extra[1]), (config.unlabeled_batch,), generator=generator)
             else:
                 pick = torch.multinomial(draws, config.unlabeled_batch, replacement=True, generator=generator)

@@ -169,3 +169,28 @@ def test_one_run_reads_label_studio_once_ranks_with_the_model_it_trained_and_pus
         got = pushed["predictions"][task["id"]]
         drop_id = lambda regions: [{k: v for k, v in r.items() if k != "id"} for r in regions]  # noqa: E731 (fresh per answer)
         assert drop_id(got["result"]) == drop_id(expected["result"]), task["id"]  # region for region
+
+
+def test_label_only_annotations_are_drawn_beside_the_guided_ones_as_in_the_simulator(env, monkeypatch):
+    from backend.evaluation.annotators import click_event
+    from backend.storage.journal import AnnotationJournal
+    from backend.training.validation import holdout_split
+
+    data, settings, xml = env
+    journal = AnnotationJournal(folder_of(settings))
+    for index in range(10):
+        event = click_event(data, xml, index, 8)
+        if index >= 4:  # the class only: no click
+            event["annotation"]["result"] = [r for r in event["annotation"]["result"] if r["type"] == "choices"]
+        journal.upsert(event["task"], event["annotation"], xml, train_every=0)
+    seen = {}
+    real = training_run.fine_tune
+
+    def spy(model, arch, data, config, extra=None, device="cpu"):
+        seen.update(guided=len(data), extra=None if extra is None else len(extra[1]))
+        return real(model, arch, data, config, extra=extra, device=device)
+
+    monkeypatch.setattr(training_run, "fine_tune", spy)
+    training_run.run_training(folder_of(settings), settings.updated(train_steps=2))
+    train_at, _ = holdout_split(list(range(10)), settings.validation_share)
+    assert seen == {"guided": sum(i < 4 for i in train_at), "extra": sum(i >= 4 for i in train_at)}
