@@ -56,6 +56,7 @@ class Evidence:
     colours: np.ndarray | None = None  # (N, h, w, 3) uint8 thumbnails
     swapped: np.ndarray | None = None  # (N,) or (N, R): class predicted for the object on partners' backgrounds, -1: untested
     partner_labels: np.ndarray | None = None  # same shape: the annotated class of each background's task
+    swap_unseen: bool = False  # the moved objects are of tasks the model was not trained on
 
     def __len__(self) -> int:
         return int(self.probabilities.shape[0])
@@ -151,10 +152,14 @@ def peak_scatter(attention: np.ndarray) -> np.ndarray:
 
 
 def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray, labels: np.ndarray,
-              seed: int = 0, batch: int = 256, rounds: int = SWAP_ROUNDS) -> tuple[np.ndarray, np.ndarray]:
+              seed: int = 0, batch: int = 256, rounds: int = SWAP_ROUNDS,
+              movable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each annotated object (normalised inputs, (M, S, S) masks at input size) pasted onto the emptied backgrounds
     of ``rounds`` annotated tasks of another class: (M, rounds) arrays of the model's class for each move and of
-    that background's class (-1 where no partner). Partners are drawn within batches of ``batch``."""
+    that background's class (-1 where no partner). Partners are drawn within batches of ``batch``. ``movable``
+    (M,) bool: only those objects move (e.g. the ones the model was not trained on); every task lends its
+    background."""
+    movable = np.ones(len(labels), bool) if movable is None else np.asarray(movable, bool)
     generator = torch.Generator().manual_seed(seed)
     predicted, partner_labels = np.full((len(labels), rounds), -1), np.full((len(labels), rounds), -1)
     masks = torch.as_tensor(np.asarray(objects), dtype=torch.float32)
@@ -166,11 +171,11 @@ def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray,
             for start in range(0, len(labels), batch):
                 part = slice(start, start + batch)
                 pasted, source, _ = paste_on_partners(inputs[part], masks[part], targets[part], generator)
-                found = (source >= 0).numpy()
+                found = (source >= 0).numpy() & movable[part]
                 if found.any():
                     rows = np.arange(start, min(start + batch, len(labels)))[found]
                     predicted[rows, round_] = model(pasted[torch.as_tensor(found)].to(device)).argmax(1).cpu().numpy()
-                    partner_labels[rows, round_] = targets[part][source[source >= 0]].numpy()
+                    partner_labels[rows, round_] = targets[part][source[torch.as_tensor(found)]].numpy()
     return predicted, partner_labels
 
 

@@ -49,9 +49,11 @@ def render_report(project: ProjectDir, reports: list[dict[str, Any]], label_stud
     if project.shortcut_png.is_file():
         data = base64.b64encode(project.shortcut_png.read_bytes()).decode("ascii")
         picture = f'<h2>Examples</h2><img id="examples" alt="examples with their attention" src="data:image/png;base64,{data}">'
+    moved = ("annotated tasks held out of its training" if newest.get("swap_unseen")
+             else "annotated tasks, which it may have trained on")
     verdict = (f"uses a shortcut: {_flipped(newest)} moves of a rightly classified object onto another class's "
                "background changed its class to the background's" if newest["uses_shortcut"]
-               else "shows no sign of a shortcut: moved objects keep their class")
+               else "shows no sign of a shortcut: moved objects keep their class") + f" (objects of {moved})"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shortcut report, project {escape(project.key)}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}}table{{border-collapse:collapse}}

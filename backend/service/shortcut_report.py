@@ -48,9 +48,11 @@ def object_box(example: Example) -> tuple[float, float, float, float] | None:
 
 
 def gather_evidence(scored: ScoredTasks, labels: dict[Any, int], examples: list[Example], images: list[np.ndarray],
-                    model: torch.nn.Module, image_size: int, seed: int = 0) -> Evidence:
+                    model: torch.nn.Module, image_size: int, seed: int = 0, unseen: set[Any] = frozenset()) -> Evidence:
     """The report's evidence for the scored tasks: ``examples`` with their images (as read for training) give the
-    annotated objects and, through the swap test with ``model``, whether the decision follows them."""
+    annotated objects and, through the swap test with ``model``, whether the decision follows them. Where some of
+    them are ``unseen`` (task ids held out of the version's training), only their objects move: a version could
+    have memorised the others' objects on their backgrounds."""
     n, side = len(scored.task_ids), scored.attention.shape[-1]
     index = {t: i for i, t in enumerate(scored.task_ids)}
     objects, known = np.zeros((n, side, side), bool), np.zeros(n, bool)
@@ -66,13 +68,15 @@ def gather_evidence(scored: ScoredTasks, labels: dict[Any, int], examples: list[
         masks.append(resize_mask(mask, image_size, image_size))
         pictures.append(image)
     swapped, partner = np.full((n, SWAP_ROUNDS), -1), np.full((n, SWAP_ROUNDS), -1)
+    movable = np.array([scored.task_ids[i] in unseen for i in tested], bool)
     if tested:
         found, partners = swap_test(model, to_batch(pictures, image_size), np.stack(masks),
-                                    np.array([labels.get(scored.task_ids[i], -1) for i in tested]), seed)
+                                    np.array([labels.get(scored.task_ids[i], -1) for i in tested]), seed,
+                                    movable=movable if movable.any() else None)
         swapped[tested], partner[tested] = found, partners
     return Evidence(scored.probabilities, scored.attention.astype(np.float32), scored.embeddings,
                     np.array([labels.get(t, -1) for t in scored.task_ids]), objects, known, scored.colours,
-                    swapped, partner)
+                    swapped, partner, swap_unseen=bool(movable.any()))
 
 
 def report_record(version: str, findings: Findings, task_ids: list[Any], classes: list[str]) -> dict[str, Any]:
@@ -160,7 +164,7 @@ def write_shortcut_report(project: ProjectDir, version: str, classes: list[str],
                           seed: int = 0) -> dict[str, Any]:
     """Discover, save the JSON and draw the PNG (``read_pictures``: the images of a few task ids, by id)."""
     findings = discover(evidence, seed)
-    record = report_record(version, findings, scored.task_ids, classes)
+    record = report_record(version, findings, scored.task_ids, classes) | {"swap_unseen": evidence.swap_unseen}
     save_report(project, record)
     index = {t: i for i, t in enumerate(scored.task_ids)}
     pictures = read_pictures(example_tasks(record))

@@ -328,8 +328,9 @@ class TrainingRun:
         memory (skipped without a queue; the first process)."""
         if self.scored is None or not self.world.is_main:
             return None
+        held_out = {self.examples[i].task_id for i in self.held}
         evidence = gather_evidence(self.scored, self.labels, self.examples, self.images, self.model,
-                                   self.base.image_size, self.queue_settings.seed)
+                                   self.base.image_size, self.queue_settings.seed, unseen=held_out)
         record = write_shortcut_report(self.project, self.manifest.version, list(self.config.classes), self.scored,
                                        evidence, self._pictures, self.queue_settings.seed)
         return Reported(record["uses_shortcut"], len(record["groups"]), record["affected_share"])

@@ -30,7 +30,7 @@ def test_the_page_shows_versions_groups_links_and_escapes_what_users_wrote(setti
     settings = settings.updated(label_studio_url="http://127.0.0.1:8080")
     project = ProjectDir(settings.model_dir, 4)
     save_report(project, _record("v0001", True, 0.6, description=HOSTILE))
-    save_report(project, _record("v0002", True, 0.3))
+    save_report(project, _record("v0002", True, 0.3) | {"swap_unseen": True})
     project.shortcut_png.parent.mkdir(parents=True, exist_ok=True)
     project.shortcut_png.write_bytes(b"\x89PNG fake")
     answer = create_app(settings).test_client().get("/report?project=4")
@@ -38,6 +38,7 @@ def test_the_page_shows_versions_groups_links_and_escapes_what_users_wrote(setti
     page = answer.get_data(as_text=True)
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "v0001" in page and "v0002" in page and "The shortcut shrank: 60% " in page
+    assert "objects of annotated tasks held out of its training" in page  # the newest's swap test moved unseen objects
     assert 'href="http://127.0.0.1:8080/projects/4/data?task=7"' in page
     assert base64.b64encode(b"\x89PNG fake").decode() in page
 

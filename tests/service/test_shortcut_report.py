@@ -43,7 +43,10 @@ def test_evidence_swaps_the_annotated_objects_and_the_report_lands_beside_the_mo
     evidence = gather_evidence(scored, labels, examples, images + [images[0]], model, 32)
     assert evidence.object_known.sum() == 6 and np.all(evidence.partner_labels[:6] == (1 - np.arange(6) % 2)[:, None])
     assert np.all(evidence.swapped[:6] >= 0) and np.all(evidence.swapped[6:] == -1)
-    assert evidence.objects[0, 6:10, 6:10].all() and not evidence.objects[0, 0, 0]
+    assert evidence.objects[0, 6:10, 6:10].all() and not evidence.objects[0, 0, 0] and not evidence.swap_unseen
+    held = gather_evidence(scored, labels, examples, images + [images[0]], model, 32, unseen={100, 103})
+    moved = np.flatnonzero((held.swapped >= 0).any(1))
+    assert held.swap_unseen and moved.tolist() == [0, 3]  # only the held-out objects move; all lend backgrounds
     project = ProjectDir(tmp_path, 5)
     asked = []
 
@@ -58,7 +61,7 @@ def test_evidence_swaps_the_annotated_objects_and_the_report_lands_beside_the_mo
     assert all(set(g["class_mix"]) <= {"a", "b"} for g in record["groups"])
     assert asked == example_tasks(record) and 0 < len(asked) <= 4 * len(record["groups"])
     assert json.loads(project.shortcut_report("v0001").read_text()) == json.loads(json.dumps(record))
-    assert project.shortcut_png.read_bytes()[:4] == b"\x89PNG"
+    assert project.shortcut_png.read_bytes()[:4] == b"\x89PNG" and record["swap_unseen"] is False
     write_shortcut_report(project, "v0002", ["a", "b"], scored, evidence, pictures)
     project.shortcut_reports.joinpath("broken.json").write_text("{")
     assert [r["version"] for r in load_reports(project)] == ["v0001", "v0002"]  # oldest first, broken skipped
