@@ -81,9 +81,9 @@ def pseudo_objects(model: nn.Module, arch: str, annotated: torch.Tensor, objects
     agreement = float(iou(seen, objects[known].bool()).median())
     if agreement < AGREEMENT:
         return PseudoObjects(none.masks, agreement, 0)
-    masks, confidence = attention_masks(model, arch, inputs, labels, cam_method, cam_layer)
+    masks, confidence = attention_masks(model, arch, inputs, labels.clamp_min(0), cam_method, cam_layer)
     area = objects[known].flatten(1).sum(1).float().median()
     sizes = masks.flatten(1).sum(1).float()
-    keep = (confidence >= CONFIDENCE) & (sizes >= area / AREA_FACTOR) & (sizes <= area * AREA_FACTOR)
+    keep = (labels >= 0) & (confidence >= CONFIDENCE) & (sizes >= area / AREA_FACTOR) & (sizes <= area * AREA_FACTOR)
     masks &= keep[:, None, None]
     return PseudoObjects(masks, agreement, int(keep.sum()))

@@ -35,6 +35,9 @@ def test_a_model_on_the_cue_gets_no_masks_and_a_guided_one_gets_masks_on_the_obj
     assert found.agreement >= AGREEMENT and 0 < found.kept == int(kept.sum()) < len(extra[1])
     raw, confidence = attention_masks(guided, "small_cnn", *extra)
     assert (confidence[kept] >= 0.9).all()
+    unknown = pseudo_objects(guided, "small_cnn", boxes.inputs, boxes.objects, boxes.labels, extra[0],
+                             torch.full_like(extra[1], -1))
+    assert unknown.agreement == found.agreement and unknown.kept == 0  # no class, no trusted object
     # the guards keep the better masks: closer to the true objects than the model's attention on all images
     assert iou(found.masks[kept], truth[kept]).mean() > max(0.5, iou(raw, truth).mean())
 
