@@ -48,10 +48,18 @@ def connect(access: LabelStudioAccess) -> LabelStudio:
 def project_tasks(client: LabelStudio, project_id: int, annotated_only: bool = False) -> list[dict]:
     """Every task of the project (or, with ``annotated_only``, those with a submitted annotation, filtered by Label
     Studio: a training run then reads a handful of tasks instead of the whole project with its predictions) as a
-    dict with id, data and annotations."""
+    dict with id, data and annotations. The annotated ones are read in full and the rest without their predictions
+    (the queue pushed a few kB of them per task, heat overlays included, which a run never reads)."""
+    annotated = _listed(client, project_id, "all", json.dumps({"filters": ANNOTATED_FILTER}))
+    if annotated_only:
+        return annotated
+    full = {task["id"]: task for task in annotated}
+    return [full.get(task["id"], task) for task in _listed(client, project_id, "task_only", None)]
+
+
+def _listed(client: LabelStudio, project_id: int, fields: str, query: str | None) -> list[dict]:
     tasks = []
-    query = json.dumps({"filters": ANNOTATED_FILTER}) if annotated_only else None
-    for task in client.tasks.list(project=project_id, fields="all", query=query):
+    for task in client.tasks.list(project=project_id, fields=fields, query=query):
         item = task.model_dump() if hasattr(task, "model_dump") else dict(task)
         tasks.append({"id": item["id"], "data": item.get("data") or {}, "annotations": item.get("annotations") or []})
     return tasks

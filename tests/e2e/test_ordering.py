@@ -84,6 +84,8 @@ def test_annotated_tasks_leave_the_queue_and_similar_tasks_lead(project):
     client.annotations.create(id=first, result=[{"from_name": "class", "to_name": "image", "type": "choices",
                                                  "value": {"choices": ["vertical"]}}])
     assert [t["id"] for t in project_tasks(client, pid, annotated_only=True)] == [first]  # what a training run reads
+    read = project_tasks(client, pid)  # ... and with a queue to keep: every task, the annotated one in full
+    assert sorted(t["id"] for t in read) == sorted(queue.order) and [t["id"] for t in read if t["annotations"]] == [first]
     ordering = order_project(settings.serving, settings.label_studio, pid, "entropy", batch_size=8, similar_to=[first], progress=False)
     again, neighbours = ordering.queue, ordering.neighbours
     assert first not in again.order and again.scores[str(first)] == 0.0
