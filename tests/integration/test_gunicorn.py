@@ -62,8 +62,9 @@ def test_a_worker_restart_during_training_keeps_serving_and_the_run_lands(biased
     data, model = biased
     checkpoint = tmp_path / "base.pt"
     save_checkpoint(model, str(checkpoint), "small_cnn", list(data.classes), 64, "biased")
+    # 1,500 steps of the one annotated image (one a step): long enough to outlast a reload of two workers
     env = dict(WORKERS="2", MODEL_DIR=str(tmp_path / "models"), MODEL_PATH=str(checkpoint), PRETRAINED_WEIGHTS="none",
-               LOCAL_FILES_DOCUMENT_ROOT=str(data.root), TRAIN_STEPS="150", TRAIN_BATCH_SIZE="8", TRAIN_UNLABELED_BATCH="0",
+               LOCAL_FILES_DOCUMENT_ROOT=str(data.root), TRAIN_STEPS="1500", TRAIN_BATCH_SIZE="8", TRAIN_UNLABELED_BATCH="0",
                DEVICE="cpu")
     server = start_backend(env, tmp_path / "gunicorn.log")
     xml = render_template("combined", data.classes)
