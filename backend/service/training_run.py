@@ -263,7 +263,7 @@ class TrainingRun:
         clicks, boxes or masks and draws ``TRAIN_UNLABELED_BATCH`` of those with only a class for the classification
         term (all of them together while none is guided, and for last-layer retraining, which fits them all)."""
         label_only = [i for i in train_at if not self.examples[i].has_guidance and self.examples[i].label is not None]
-        guided = [i for i in train_at if i not in set(label_only)]
+        guided = [i for i in train_at if self.examples[i].has_guidance or self.examples[i].label is None]
         if not label_only or not guided or self.training.train.loss == "dfr":
             return train_at, None
         at = torch.tensor(label_only)
