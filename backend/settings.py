@@ -41,6 +41,7 @@ from backend.training.trainer import BATCHNORM_MODES, LOSSES, TrainConfig
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
 IMAGE_CACHE_FOLDER = ".image-cache"  # under MODEL_DIR; a dot folder is never taken for a project
+SUPERPIXEL_CACHE_FOLDER = ".superpixel-cache"  # under MODEL_DIR, beside the images
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 _HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?")
@@ -96,6 +97,7 @@ class ServingSettings:
     sal: bool  # SAL is on: a project's interpretability model may write the attention maps
     label_roles: LabelRoles
     image_access: ImageAccess
+    superpixel_cache: tuple[str, int]  # (folder, bytes at most) of the superpixels kept per image; 0 bytes: none
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ class Settings:
     max_image_side: int = MAX_IMAGE_SIDE
     image_timeout: float = 10.0
     image_cache_mb: int = 1024  # downloaded images kept in MODEL_DIR/.image-cache for /predict, scoring and training
+    superpixel_cache_mb: int = 256  # each image's superpixels, kept in MODEL_DIR/.superpixel-cache (about 3 kB each)
     max_tasks_per_request: int = 1000  # /predict refuses more (Label Studio gives up after ML_TIMEOUT_PREDICT anyway)
     predict_deadline: float = 60.0  # seconds per /predict: tasks not reached by then get empty predictions
     max_projects: int = 100  # project folders under MODEL_DIR; a webhook or /setup for one more gets 403
@@ -257,7 +260,8 @@ class Settings:
         return ServingSettings(
             self.model_dir, self.model, self.device, self.cam_method, self.cam_layer, self.superpixels,
             self.ignore_regions, self.ignore_threshold, self.heat_floor, self.prefill_class, self.predict_batch_size,
-            self.predict_deadline, self.model_cache_size, bool(self.sal_change_point), self.label_roles, self.image_access)
+            self.predict_deadline, self.model_cache_size, bool(self.sal_change_point), self.label_roles, self.image_access,
+            (os.path.join(self.model_dir, SUPERPIXEL_CACHE_FOLDER), self.superpixel_cache_mb * 1024 * 1024))
 
     @property
     def training(self) -> TrainingSettings:
@@ -353,7 +357,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "SUPERPIXEL_SIZE": (8, 4096), "SUPERPIXEL_COMPACTNESS": (1e-6, 1e6), "IGNORE_REGIONS": (0, 100),
     "IGNORE_THRESHOLD": (0, 1), "HEAT_FLOOR": (0, 0.999), "PREDICT_BATCH_SIZE": (1, 1024),
     "MAX_IMAGE_PIXELS": (1, 1_000_000_000), "MAX_IMAGE_BYTES": (1, 1 << 30), "MAX_IMAGE_SIDE": (1, 100_000),
-    "IMAGE_TIMEOUT": (1e-3, 600), "IMAGE_CACHE_MB": (0, 1 << 20), "MAX_TASKS_PER_REQUEST": (1, 10_000),
+    "IMAGE_TIMEOUT": (1e-3, 600), "IMAGE_CACHE_MB": (0, 1 << 20), "SUPERPIXEL_CACHE_MB": (0, 1 << 20),
+    "MAX_TASKS_PER_REQUEST": (1, 10_000),
     "PREDICT_DEADLINE": (1, 3600), "MAX_PROJECTS": (1, 100_000), "MODEL_CACHE_SIZE": (1, 1000),
     "TRAIN_LR": (1e-12, 10), "TRAIN_STEPS": (1, 100_000), "TRAIN_BATCH_SIZE": (1, 4096),
     "TRAIN_UNLABELED_BATCH": (0, 4096), "TRAIN_GUIDANCE_WEIGHT": (0, 1000), "CYBORG_ALPHA": (0, 1),

@@ -22,10 +22,11 @@ torch.set_flush_denormal(True)
 
 
 @pytest.fixture(autouse=True)
-def _own_image_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _own_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test downloads into its own image cache (an absolute folder replaces MODEL_DIR/.image-cache), so no
-    test is served an image another test (or an earlier run on a reused port) fetched."""
+    test is served an image another test (or an earlier run on a reused port) fetched; superpixels likewise."""
     monkeypatch.setattr("backend.settings.IMAGE_CACHE_FOLDER", str(tmp_path_factory.mktemp("image-cache")))
+    monkeypatch.setattr("backend.settings.SUPERPIXEL_CACHE_FOLDER", str(tmp_path_factory.mktemp("superpixel-cache")))
 
 
 @pytest.fixture(scope="session")

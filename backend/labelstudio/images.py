@@ -28,7 +28,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from backend.core.superpixels import SuperpixelParams
 from backend.labelstudio.addresses import is_public
 from backend.labelstudio.auth import AuthError, LabelStudioAuth
-from backend.storage.image_cache import ImageCache
+from backend.storage.disk_cache import DiskCache
 
 LS_PATH_PREFIXES = ("/data/upload/", "/data/local-files/", "/storage-data/uploaded/", "/tasks/")  # Label Studio's media
 MEDIA_PREFIXES = LS_PATH_PREFIXES[:3]  # the token goes to these paths and to a task's presign endpoint, nowhere else
@@ -126,7 +126,7 @@ class ImageFetcher:
         self.ls_scheme = urlparse(self.ls_url).scheme.lower() if self.ls_url else ""
         self.ls_host = urlparse(self.ls_url).netloc.lower() if self.ls_url else ""
         self.auth = LabelStudioAuth(self.ls_url, access.api_key, self.session, access.timeout) if access.api_key else None
-        self.cache = ImageCache(access.cache_dir, access.cache_bytes) if access.cache_dir and access.cache_bytes else None
+        self.cache = DiskCache(access.cache_dir, access.cache_bytes) if access.cache_dir and access.cache_bytes else None
 
     def load(self, url: str, fit: Fit | None = None, task_id: object = None) -> Picture:
         """The image at ``url`` of task ``task_id`` (needed for cloud storage URIs), reduced to ``fit`` when given."""

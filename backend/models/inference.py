@@ -10,6 +10,7 @@ from torch import nn
 
 from backend.core.cam import ATTENTION, AttentionBranchMap, BaseCAM, make_cam
 from backend.models.architectures import architecture
+from backend.models.folding import fold_batch_norms
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -87,9 +88,10 @@ class Analyzer:
         self.image_size = image_size
         self.batch_size = max(1, batch_size)
         self.device = device
-        # channels-last convolutions: 1.5x faster forward passes for the small CNN at 128 px, 1.2x for ResNet-18 at
-        # 224 px, on this project's CPU
-        model = model.to(device, memory_format=torch.channels_last).eval()
+        # a copy with batch norms folded, channels-last: 1.5x faster forward passes for the small CNN at 128 px, 1.2x
+        # for ResNet-18 at 224 px, on this project's CPU (channels-last), and 15% less again (folding)
+        model = fold_batch_norms(model, keep=(cam_layer or architecture(arch).last_block,))
+        model = model.to(device, memory_format=torch.channels_last)
         model.requires_grad_(False)  # serving never trains this copy; CAM differentiates the head only
         self.cam = model_cam(model, arch, cam_method, cam_layer)
 

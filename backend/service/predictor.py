@@ -19,7 +19,7 @@ import torch
 from backend.active.annotation_queue import Queue
 from backend.core.maps import colour_thumbnail
 from backend.core.shorten import shorten
-from backend.core.superpixels import Superpixels, compute_superpixels
+from backend.core.superpixels import Superpixels
 from backend.labelstudio.annotations import context_clicks
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.images import Fit, ImageError, ImageFetcher, Picture
@@ -31,6 +31,7 @@ from backend.service.sal_training import load_sal_state
 from backend.settings import ServingSettings
 from backend.storage.project_dir import ProjectDir
 from backend.storage.queue_file import load_queue
+from backend.storage.superpixel_cache import SuperpixelCache
 from backend.training.distributed import resolve_device
 from backend.training.sal import machine_saliency
 
@@ -74,6 +75,7 @@ class Predictor:
         self.label_config = label_config
         self.settings = settings
         self.fetcher = fetcher or ImageFetcher(settings.image_access, scope=project.key)
+        self.segmenter = SuperpixelCache(*settings.superpixel_cache)
         self.classifier: Classifier | None = None
         self.newest_on_disk: str | None = None  # newest version on disk at setup (served unless unreadable)
         self.interpretability: Classifier | None = None  # SAL's second model, once it writes saliency
@@ -160,7 +162,7 @@ class Predictor:
             if not readable:
                 return self._empty()
             picture = readable[0][1]
-            segments = compute_superpixels(picture.pixels, self.settings.superpixels)
+            segments = self.segmenter.segments(picture.pixels, self.settings.superpixels)
             return self._empty() | {"result": clicked_regions(self.label_config, segments, points, picture.size)}
         except Exception as exc:  # a bad click or image costs this preview only
             logger.error("task %s: no preview: %s", _task_id(task, 0), _short(exc))
@@ -213,7 +215,7 @@ class Predictor:
     def _segments(self, picture: Picture) -> Superpixels | None:
         """The superpixels ignore suggestions are made of (None when the config asks for none)."""
         wanted = self.label_config.suggests_ignore_regions
-        return compute_superpixels(picture.pixels, self.settings.superpixels) if wanted else None
+        return self.segmenter.segments(picture.pixels, self.settings.superpixels) if wanted else None
 
     def prediction_for(self, picture: Picture, analysis: Analysis, suggestion: np.ndarray | None = None,
                        superpixels: Superpixels | None = None) -> dict:

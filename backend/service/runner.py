@@ -18,13 +18,16 @@ import sys
 import time
 from typing import Any
 
-import torch
+from backend.service.cpu_load import CpuSample, free_threads
 
-from backend.service.cpu_load import free_threads
-from backend.service.handoff import hand_over, take_over
-from backend.service.project_settings import for_project
-from backend.service.scheduler import TrainingScheduler
-from backend.service.training_run import (
+STARTED = CpuSample.now()  # the imports below take seconds of CPU: with that taken out, they are the load sample
+
+import torch  # noqa: E402
+
+from backend.service.handoff import hand_over, take_over  # noqa: E402
+from backend.service.project_settings import for_project  # noqa: E402
+from backend.service.scheduler import TrainingScheduler  # noqa: E402
+from backend.service.training_run import (  # noqa: E402
     QUEUE_STAGES,
     NothingToTrain,
     RunResult,
@@ -33,10 +36,10 @@ from backend.service.training_run import (
     read_report,
     run_training,
 )
-from backend.settings import Settings
-from backend.storage.files import atomic_write_json
-from backend.storage.journal import AnnotationJournal
-from backend.storage.project_dir import ProjectDir
+from backend.settings import Settings  # noqa: E402
+from backend.storage.files import atomic_write_json  # noqa: E402
+from backend.storage.journal import AnnotationJournal  # noqa: E402
+from backend.storage.project_dir import ProjectDir  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ def main(key: str, lock_fd: int, slot_fd: int, handed_over: str) -> int:
     and slot back, then start whoever waits longest (this project again only when its new request is the oldest)."""
     settings = take_over(handed_over)
     settings.configure_logging()
-    threads = settings.train_threads or free_threads(torch.get_num_threads())
+    threads = settings.train_threads or free_threads(torch.get_num_threads(), since=STARTED)
     torch.set_num_threads(threads)
     logger.info("project %s: %d torch threads (TRAIN_THREADS=%d)", key, threads, settings.train_threads)
     try:

@@ -44,4 +44,5 @@ def test_analyzer_gives_one_analysis_per_image_in_order(rgb_image):
     assert analyses[0].attention.shape == (32, 32) and analyses[0].predicted in (0, 1)
     single = analyzer.analyze([images[2]])[0]
     assert np.allclose(single.probabilities, analyses[2].probabilities, atol=1e-5)
-    assert not any(p.requires_grad for p in model.parameters())  # serving never trains this copy
+    assert not any(p.requires_grad for p in analyzer.cam.model.parameters())  # serving never trains its copy
+    assert model.training and all(p.requires_grad for p in model.parameters())  # the caller's model is left alone

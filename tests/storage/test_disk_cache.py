@@ -1,11 +1,11 @@
 import os
 import time
 
-from backend.storage.image_cache import ImageCache
+from backend.storage.disk_cache import DiskCache
 
 
 def test_images_come_back_by_url_and_the_least_recently_used_leave_first(tmp_path):
-    cache = ImageCache(tmp_path / "images", max_bytes=250)
+    cache = DiskCache(tmp_path / "images", max_bytes=250)
     cache.put("s3://bucket/a.jpg", b"a" * 100)
     cache.put("/data/upload/1/b.png", b"b" * 100)
     assert cache.get("s3://bucket/a.jpg") == b"a" * 100 and cache.get("s3://bucket/missing.jpg") is None
@@ -22,6 +22,6 @@ def test_images_come_back_by_url_and_the_least_recently_used_leave_first(tmp_pat
 def test_a_cache_that_cannot_be_written_only_skips_caching(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    cache = ImageCache(blocker / "images", max_bytes=1000)
+    cache = DiskCache(blocker / "images", max_bytes=1000)
     cache.put("s3://bucket/a.jpg", b"a")
     assert cache.get("s3://bucket/a.jpg") is None
