@@ -82,6 +82,10 @@ class TrainingScheduler:
     def _spawn(self, folder: ProjectDir, lock: int, slot: int) -> None:
         env = dict(os.environ, **hand_over(self.settings, folder))
         with open(folder.log, "a") as log:
+            now = time.time()
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
+            log.write(f"[{stamp}] [INFO] [{__name__}::{os.getpid()}] project {folder.key}: starting a runner\n")
+            log.flush()  # the runner's own lines follow: its start-up (imports) shows as the gap
             subprocess.Popen(
                 [sys.executable, "-m", "backend.service.runner", folder.key, str(lock), str(slot), str(folder.run_settings)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
