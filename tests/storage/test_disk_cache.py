@@ -25,3 +25,16 @@ def test_a_cache_that_cannot_be_written_only_skips_caching(tmp_path):
     cache = DiskCache(blocker / "images", max_bytes=1000)
     cache.put("s3://bucket/a.jpg", b"a")
     assert cache.get("s3://bucket/a.jpg") is None
+
+
+def test_filling_the_cache_counts_its_folder_once_until_the_bound_is_reached(tmp_path, monkeypatch):
+    cache = DiskCache(tmp_path / "images", max_bytes=1000)
+    counted = []
+    evict = cache._evict
+    monkeypatch.setattr(cache, "_evict", lambda: counted.append(1) or evict())
+    for i in range(9):
+        cache.put(f"s3://bucket/{i}.jpg", b"x" * 100)
+    assert len(counted) == 1  # 900 bytes: counted at the first write only
+    cache.put("s3://bucket/9.jpg", b"x" * 100)
+    cache.put("s3://bucket/10.jpg", b"x" * 100)  # 1,100 bytes by this process's count: the folder is counted again
+    assert len(counted) == 2 and sum(p.stat().st_size for p in (tmp_path / "images").iterdir()) <= 1000
