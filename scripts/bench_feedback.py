@@ -90,6 +90,8 @@ def main() -> None:
             "stages": {name: stage.get("seconds") for name, stage in stages.items()},
             "label_studio_version": version,
             "push_tasks_per_second": rate,
+            "push_delete_seconds": stages.get("push", {}).get("delete_seconds"),  # Label Studio's own work
+            "push_import_seconds": stages.get("push", {}).get("import_seconds"),
             "push_100k_tasks_minutes": round(100_000 / rate / 60, 1) if rate else None,
             "predictions_per_task": [min(counts), max(counts)],
         }

@@ -101,6 +101,8 @@ class Ranked:
 class Pushed:
     predictions: int
     tasks_per_second: float
+    delete_seconds: float  # Label Studio removing the previous predictions
+    import_seconds: float  # and taking the new ones
 
 
 @dataclass
@@ -321,7 +323,8 @@ class TrainingRun:
             return None
         pushed = publish_queue(self.client, int(self.project.key), self.predictor, self.queue, self.predictions,
                                progress=False)
-        return Pushed(int(pushed["predictions"]), round(pushed["predictions"] / max(pushed["seconds"], 1e-9), 1))
+        return Pushed(int(pushed["predictions"]), round(pushed["predictions"] / max(pushed["seconds"], 1e-9), 1),
+                      pushed["delete_seconds"], pushed["import_seconds"])
 
     def report(self) -> Reported | None:
         """The new version's shortcut report from the queue's scores, the annotated examples and their images in

@@ -148,7 +148,7 @@ def test_one_run_reads_label_studio_once_ranks_with_the_model_it_trained_and_pus
     monkeypatch.setattr("backend.service.predictor.project_classifier", load)
     monkeypatch.setattr(training_run, "publish_queue",
                         lambda c, pid, model, queue, predictions, progress: pushed.update(queue=queue, predictions=predictions)
-                        or {"predictions": len(predictions), "seconds": 0.5})
+                        or {"predictions": len(predictions), "seconds": 0.5, "delete_seconds": 0.2, "import_seconds": 0.3})
     result = training_run.run_training(folder_of(settings), settings)
     stages = {r.stage: r for r in result.reports}
     assert [r.stage for r in result.reports] == list(training_run.STAGES)
