@@ -17,7 +17,7 @@ if [ -d out/suite-pseudo ]; then
 fi
 if [ -d out/suite-resnet18 ]; then
   "$PY" scripts/simulate.py --suite --report --out out/suite-resnet18 --arch resnet18 --train-images 1000 \
-      --shares 0.05 --kinds texture --chosen-on texture companion
+      --shares 0.05 --kinds texture --chosen-on texture companion --default auto  # run before pseudo masks were the default
   "$PY" scripts/fill_readme.py resnet18-suite out/suite-resnet18/suite.md
 fi
 if [ -d out/shortcut-check ]; then

@@ -7,9 +7,9 @@ def test_defaults_are_valid_and_survive_a_round_trip_through_the_environment():
     settings = Settings.from_env({})
     assert settings == Settings()
     custom = Settings.from_env({"TRAIN_STEPS": "7", "CYBORG_ALPHA": "0.3", "SUPERPIXEL_SIZE": "96", "ALLOWED_IMAGE_HOSTS": "A.org, b.org",
-                                "CAM_METHOD": "gradcam", "LABEL_STUDIO_API_KEY": "k", "TRAIN_PSEUDO_OBJECTS": "on"})
+                                "CAM_METHOD": "gradcam", "LABEL_STUDIO_API_KEY": "k", "TRAIN_PSEUDO_OBJECTS": "off"})
     assert custom.train.steps == 7 and custom.train.cyborg_alpha == 0.3 and custom.superpixels.work_size == 96
-    assert custom.train.pseudo_objects and not settings.train.pseudo_objects
+    assert settings.train.pseudo_objects and not custom.train.pseudo_objects  # on by default (TRAIN_LOSS=auto's)
     assert custom.allowed_image_hosts == ("a.org", "b.org")
     assert custom.train.cam_method == "gradcam"  # the training run uses the attention method predictions use
     assert Settings.from_env(custom.to_env()) == custom

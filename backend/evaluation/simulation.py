@@ -322,4 +322,7 @@ class Simulator:
         return records
 
     def _train_config(self, loss: str, seed: int, steps: int, method: str = "auto", alpha: float = 0.5) -> TrainConfig:
-        return replace(self.cfg.train, loss=loss, steps=steps, seed=seed, cam_method=method, cyborg_alpha=alpha)
+        """Options (pseudo-object masks, reweighting) only where a method's name asks for them (``~pseudo``), so a
+        name means the same run whatever the product's defaults become."""
+        return replace(self.cfg.train, loss=loss, steps=steps, seed=seed, cam_method=method, cyborg_alpha=alpha,
+                       pseudo_objects=False, reweight="none")

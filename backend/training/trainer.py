@@ -66,7 +66,7 @@ class TrainConfig:
     batchnorm: str = "train"  # train: batch statistics (synchronised across GPUs under DDP); frozen: running statistics
     counterfactual_share: float = 0.75  # swap: share of the annotated images of a batch shown on another background
     reweight: str = "none"  # jtt: the extra images the model starts wrong or least sure on fill half their draws
-    pseudo_objects: bool = False  # from half-way on, swap the extra images' backgrounds too, around the model's attention
+    pseudo_objects: bool = True  # from half-way on, swap the extra images' backgrounds too, around the model's attention
 
 
 def branch_cross_entropy(model: nn.Module, labels: torch.Tensor) -> torch.Tensor:

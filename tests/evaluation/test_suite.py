@@ -62,7 +62,7 @@ def test_the_verdict_is_about_the_default_and_refuses_a_method_that_costs_test_a
            "vs_ce_mean": 0.5, "vs_ce_std": 0.1, "annotation_seconds": 120.0}
     saved = tmp_path / "rows.json"
     saved.write_text(json.dumps([dict(row, loss="auto"), dict(row, loss="swap", gap_closed=0.92, test_accuracy_drop=0.0)]))
-    write_suite_report(tmp_path / "out", SuiteConfig(kinds=["scale"], shares=[0.02]), [saved])
+    write_suite_report(tmp_path / "out", SuiteConfig(kinds=["scale"], shares=[0.02], default="auto"), [saved])
     table = (tmp_path / "out" / "suite.md").read_text()
     assert "| scale | yes | 2% | auto |" in table and "| -0.050 |" in table
     assert "- **scale** (held out) at 2%: `auto` reaches" in table
@@ -77,7 +77,7 @@ def test_a_default_that_beats_a_failed_oracle_is_not_called_a_success(tmp_path):
     saved.write_text(json.dumps([
         dict(row, strategy="random", loss="auto", shifted_accuracy=0.99, test_accuracy=1.0, gap_closed=5.3),
         dict(row, strategy="oracle", loss="oracle", shifted_accuracy=0.6, test_accuracy=0.863, gap_closed=1.0, seeds=1)]))
-    write_suite_report(tmp_path / "out", SuiteConfig(kinds=["scale"], shares=[0.05]), [saved])
+    write_suite_report(tmp_path / "out", SuiteConfig(kinds=["scale"], shares=[0.05], default="auto"), [saved])
     table = (tmp_path / "out" / "suite.md").read_text()
     assert ("the cue-free oracle (shifted 0.600, test 0.863) did not learn the task, so there is no gap to judge the "
             "goal by.") in table
