@@ -70,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--image-size", type=int, default=224, help="model input size (px)")
     found.add_argument("--batch", type=int, default=8, help="tasks per request for the memory figure")
     found.add_argument("--repeats", type=int, default=5, help="alternating rounds over the variants; the median counts")
+    found.add_argument("--superpixel-cache-mb", type=int, default=Settings.superpixel_cache_mb,
+                       help="SUPERPIXEL_CACHE_MB of the served backend; the warm-up fills it, so 0 times a task's "
+                            "first analysis (segmentation included) and the default its later ones")
     return found
 
 
@@ -93,7 +96,8 @@ def main() -> None:
             save_checkpoint(model, str(root / f"{arch}.pt"), arch, classes, args.image_size, "bench")
             settings = Settings(model_dir=str(root / "models" / arch), model_path=str(root / f"{arch}.pt"),
                                 local_files_document_root=str(root), image_size=args.image_size,
-                                predict_batch_size=args.batch, pretrained_weights="none", device="cpu")
+                                predict_batch_size=args.batch, pretrained_weights="none", device="cpu",
+                                superpixel_cache_mb=args.superpixel_cache_mb)
             client = create_app(settings).test_client()
             for name in args.sizes:
                 variants[(arch, name)] = (client, model)
