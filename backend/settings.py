@@ -43,6 +43,7 @@ FALSE_WORDS = ("false", "0", "no", "off")
 IMAGE_CACHE_FOLDER = ".image-cache"  # under MODEL_DIR; a dot folder is never taken for a project
 SUPERPIXEL_CACHE_FOLDER = ".superpixel-cache"  # under MODEL_DIR, beside the images
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMAT = "[%(asctime)s] [%(levelname)s] [%(name)s::%(process)d] %(message)s"  # scripts, runners, training logs
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 _HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?")
 # grouped settings: field of Settings -> (dataclass, {its field: variable})
@@ -288,7 +289,7 @@ class Settings:
     def configure_logging(self) -> None:
         """Log to stderr at ``LOG_LEVEL`` with the process id (scripts and runner processes)."""
         logging.basicConfig(level=getattr(logging, self.log_level.upper(), logging.INFO),
-                            format="[%(asctime)s] [%(levelname)s] [%(name)s::%(process)d] %(message)s")
+                            format=LOG_FORMAT)
         quiet_url_logging()
 
 

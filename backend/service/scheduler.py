@@ -11,6 +11,7 @@ runner that finishes hands its slot to the next project in line.
 """
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import time
 from typing import Any
 
 from backend.service.handoff import hand_over
-from backend.settings import Settings
+from backend.settings import LOG_FORMAT, Settings
 from backend.storage.files import read_json
 from backend.storage.project_dir import ProjectDir
 from backend.storage.run_lock import RunLock, free_slot, try_lock
@@ -82,9 +83,8 @@ class TrainingScheduler:
     def _spawn(self, folder: ProjectDir, lock: int, slot: int) -> None:
         env = dict(os.environ, **hand_over(self.settings, folder))
         with open(folder.log, "a") as log:
-            now = time.time()
-            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
-            log.write(f"[{stamp}] [INFO] [{__name__}::{os.getpid()}] project {folder.key}: starting a runner\n")
+            started = logging.LogRecord(__name__, logging.INFO, __file__, 0, "project %s: starting a runner", (folder.key,), None)
+            log.write(logging.Formatter(LOG_FORMAT).format(started) + "\n")
             log.flush()  # the runner's own lines follow: its start-up (imports) shows as the gap
             subprocess.Popen(
                 [sys.executable, "-m", "backend.service.runner", folder.key, str(lock), str(slot), str(folder.run_settings)],

@@ -39,6 +39,8 @@ def test_webhook_queues_background_training_and_the_new_version_serves(env):
     manifest = _folder(settings).models.latest()
     assert manifest.parent.startswith("base-small_cnn-") and manifest.annotation_count == 1
     assert manifest.metrics["steps"] == 5
+    log = _folder(settings).log.read_text()  # the runner's start-up shows between the scheduler's line and its own
+    assert log.index("[backend.service.scheduler::") < log.index("project 8: starting a runner") < log.index("torch threads")
     assert _predict_version(client, xml) == "v0001"
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'attention_backend_training_runs_total{project="8"} 1.0' in metrics
