@@ -120,6 +120,7 @@ class TrainingSettings:
     threads: int
     launcher: str
     max_projects: int
+    standby: float  # seconds a runner started ahead of its run waits for one (0: none)
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ class Settings:
     train: TrainConfig = TrainConfig()  # its cam_method and cam_layer always follow CAM_METHOD and CAM_LAYER
     train_max_concurrent: int = 1  # training runs at once across all projects; the others wait in line
     train_threads: int = 0  # torch threads of a training run; 0: one per core other work leaves free at its start
+    train_standby: float = 0.0  # seconds a runner started ahead waits for the next run (0: start one per run)
     train_launcher: str = ""  # e.g. "torchrun --standalone --nproc-per-node 4": run training under it (DDP)
     sal_change_point: str = ""  # SAL on: "auto", a count ("40") or a fraction of the project's tasks ("0.2", "20%")
     train_every: int = 1  # annotations between automatic training runs (0: only on START_TRAINING)
@@ -269,7 +271,7 @@ class Settings:
         return TrainingSettings(
             self.model_dir, self.model, self.train, self.device, self.superpixels, self.annotation_policy,
             self.max_image_pixels, self.validation_share, self.keep_versions, self.sal_change_point, self.train_every,
-            self.train_max_concurrent, self.train_threads, self.train_launcher, self.max_projects)
+            self.train_max_concurrent, self.train_threads, self.train_launcher, self.max_projects, self.train_standby)
 
     @property
     def queue(self) -> QueueSettings:
@@ -364,7 +366,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "TRAIN_LR": (1e-12, 10), "TRAIN_STEPS": (1, 100_000), "TRAIN_BATCH_SIZE": (1, 4096),
     "TRAIN_UNLABELED_BATCH": (0, 4096), "TRAIN_GUIDANCE_WEIGHT": (0, 1000), "CYBORG_ALPHA": (0, 1),
     "TRAIN_CLASS_WEIGHT": (0, 1000), "TRAIN_SEED": (0, 2**32 - 1), "TRAIN_EVERY": (0, 1_000_000),
-    "TRAIN_MAX_CONCURRENT": (1, 64), "TRAIN_THREADS": (0, 1024), "KEEP_VERSIONS": (1, 1000), "VALIDATION_SHARE": (0, 0.9),
+    "TRAIN_MAX_CONCURRENT": (1, 64), "TRAIN_THREADS": (0, 1024), "TRAIN_STANDBY": (0, 86_400),
+    "KEEP_VERSIONS": (1, 1000), "VALIDATION_SHARE": (0, 0.9),
     "QUEUE_BATCH_SIZE": (1, 100_000),
 }  # every number has both bounds: an "inf" or a typo'd exponent would hold a slot or a request for ever
 

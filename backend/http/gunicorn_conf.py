@@ -11,6 +11,8 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="atten
 
 from prometheus_client import multiprocess  # noqa: E402  (reads PROMETHEUS_MULTIPROC_DIR at import)
 
+from backend.service.standby import stop_standby  # noqa: E402  (the standby runner leaves with the server)
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '9090')}"
 workers = int(os.environ.get("WORKERS", "1"))
 threads = int(os.environ.get("THREADS", "4"))
@@ -21,3 +23,7 @@ preload_app = False
 
 def child_exit(server: object, worker: object) -> None:
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def on_exit(server: object) -> None:
+    stop_standby(os.environ.get("MODEL_DIR", "./models"))

@@ -28,6 +28,7 @@ from backend.service.predictor import PredictorCache
 from backend.service.project_settings import save_extra_params
 from backend.service.scheduler import TrainingScheduler
 from backend.service.shortcut_report import load_reports
+from backend.service.standby import ensure_standby
 from backend.service.training_run import STAGES
 from backend.settings import Settings, SettingsError
 from backend.storage.project_dir import ProjectDir
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024 * 1024
     manager = PredictorCache(settings.serving)
     scheduler = TrainingScheduler(settings)
+    ensure_standby(settings.model_dir, settings.training.standby)  # the first run finds its runner imported
 
     def training_states() -> list[TrainingState]:
         states = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,14 @@ class CpuSample:
         return None if times is None else cls(times[0], times[1], _own_jiffies(), time.monotonic())
 
 
+def busy_between(start: CpuSample, end: CpuSample) -> float | None:
+    """Cores kept busy by every other process between two samples of one process; None when unknown."""
+    if end.total <= start.total:
+        return None
+    others = max(0.0, end.busy - start.busy - (end.own - start.own))
+    return others / (end.total - start.total) * (os.cpu_count() or 1)
+
+
 def busy_cores(since: CpuSample | None = None, seconds: float = SAMPLE_SECONDS) -> float | None:
     """Cores kept busy by every other process from ``since`` (default: now) until at least ``seconds`` after it
     (waiting for what is left of them); None when unknown."""
@@ -56,15 +65,38 @@ def busy_cores(since: CpuSample | None = None, seconds: float = SAMPLE_SECONDS) 
         return None
     time.sleep(max(0.0, start.at + seconds - time.monotonic()))
     end = CpuSample.now()
-    if end is None or end.total <= start.total:
-        return None
-    others = max(0.0, end.busy - start.busy - (end.own - start.own))
-    return others / (end.total - start.total) * (os.cpu_count() or 1)
+    return None if end is None else busy_between(start, end)
 
 
-def free_threads(most: int, since: CpuSample | None = None) -> int:
-    """Threads for a training run: at most ``most``, one per core that other work leaves free (at least one)."""
-    busy = busy_cores(since)
+class LoadHistory:
+    """The counters of the last ``seconds``, sampled every ``tick`` by a process that waits for work (a standby
+    runner), so that the work need not wait for a sample. A CPU-bound neighbour is busy in every interval; the
+    requests that woke it (Label Studio saving annotations, the web worker recording them) keep cores busy for
+    moments, which is no work that stays. So the load is the quietest interval's, and where none was quiet, the
+    lesser of that and a fresh sample taken once the requests are answered."""
+
+    def __init__(self, seconds: float, tick: float):
+        self.samples: deque[CpuSample] = deque(maxlen=round(seconds / tick) + 1)
+        self.add()
+
+    def add(self) -> None:
+        sample = CpuSample.now()
+        if sample is not None:
+            self.samples.append(sample)
+
+    def busy_cores(self) -> float | None:
+        samples = list(self.samples)
+        loads = [load for a, b in zip(samples, samples[1:]) if (load := busy_between(a, b)) is not None]
+        quietest = min(loads) if loads else None
+        if quietest is not None and round(quietest) == 0:
+            return quietest
+        fresh = busy_cores()
+        return quietest if fresh is None else fresh if quietest is None else min(quietest, fresh)
+
+
+def free_threads(most: int, busy: float | None) -> int:
+    """Threads for a training run: at most ``most``, one per core that other work (``busy`` cores, None: unknown)
+    leaves free, at least one."""
     if busy is None:
         return most
     return max(1, min(most, (os.cpu_count() or 1) - round(busy)))

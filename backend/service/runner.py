@@ -16,9 +16,9 @@ import shlex
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
-from backend.service.cpu_load import CpuSample, free_threads
+from backend.service.cpu_load import CpuSample, busy_cores, free_threads
 
 STARTED = CpuSample.now()  # the imports below take seconds of CPU: with that taken out, they are the load sample
 
@@ -27,6 +27,7 @@ import torch  # noqa: E402
 from backend.service.handoff import hand_over, take_over  # noqa: E402
 from backend.service.project_settings import for_project  # noqa: E402
 from backend.service.scheduler import TrainingScheduler  # noqa: E402
+from backend.service.standby import ensure_standby  # noqa: E402
 from backend.service.training_run import (  # noqa: E402
     QUEUE_STAGES,
     NothingToTrain,
@@ -107,20 +108,26 @@ def _run_once(project: ProjectDir, settings: Settings) -> None:
     atomic_write_json(project.status, status)
 
 
-def main(key: str, lock_fd: int, slot_fd: int, handed_over: str) -> int:
+def main(key: str, lock_fd: int, slot_fd: int, handed_over: str,
+         busy: Callable[[], float | None] = lambda: busy_cores(STARTED)) -> int:
     """Train ``key`` once with the project lock, training slot and settings the scheduler handed over, give the lock
-    and slot back, then start whoever waits longest (this project again only when its new request is the oldest)."""
+    and slot back, start whoever waits longest (this project again only when its new request is the oldest), then
+    a standby runner for the next run (``TRAIN_STANDBY``). ``busy``: the cores other work keeps busy (by default
+    from the kernel's counters since this process started)."""
     settings = take_over(handed_over)
     settings.configure_logging()
-    threads = settings.train_threads or free_threads(torch.get_num_threads(), since=STARTED)
+    load = None if settings.train_threads else busy()
+    threads = settings.train_threads or free_threads(torch.get_num_threads(), load)
     torch.set_num_threads(threads)
-    logger.info("project %s: %d torch threads (TRAIN_THREADS=%d)", key, threads, settings.train_threads)
+    logger.info("project %s: %d torch threads (TRAIN_THREADS=%d, other work kept %s cores busy)", key, threads,
+                settings.train_threads, "?" if load is None else f"{load:.2f}")
     try:
         _run_once(ProjectDir.at(settings.model_dir, key), settings)
     finally:
         os.close(slot_fd)
         os.close(lock_fd)
     TrainingScheduler(settings).start_waiting()
+    ensure_standby(settings.model_dir, settings.training.standby)
     return 0
 
 

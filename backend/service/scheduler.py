@@ -16,9 +16,10 @@ import os
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from backend.service.handoff import hand_over
+from backend.service.standby import hand_to_standby
 from backend.settings import LOG_FORMAT, Settings
 from backend.storage.files import read_json
 from backend.storage.project_dir import ProjectDir
@@ -39,6 +40,13 @@ def _request_time(folder: ProjectDir) -> float:
         return folder.pending.stat().st_mtime
     except FileNotFoundError:
         return float("inf")
+
+
+def _log_line(log: TextIO, message: str, *args: object) -> None:
+    """One line in the project's training log, formatted like the runner's own."""
+    record = logging.LogRecord(__name__, logging.INFO, __file__, 0, message, args, None)
+    log.write(logging.Formatter(LOG_FORMAT).format(record) + "\n")
+    log.flush()
 
 
 class TrainingScheduler:
@@ -81,11 +89,13 @@ class TrainingScheduler:
         return started
 
     def _spawn(self, folder: ProjectDir, lock: int, slot: int) -> None:
-        env = dict(os.environ, **hand_over(self.settings, folder))
+        """Hand the run to the standby runner, else start a runner process."""
+        secrets = hand_over(self.settings, folder)
         with open(folder.log, "a") as log:
-            started = logging.LogRecord(__name__, logging.INFO, __file__, 0, "project %s: starting a runner", (folder.key,), None)
-            log.write(logging.Formatter(LOG_FORMAT).format(started) + "\n")
-            log.flush()  # the runner's own lines follow: its start-up (imports) shows as the gap
+            if hand_to_standby(self.settings.model_dir, folder.key, folder.run_settings, secrets, lock, slot):
+                return  # the standby's first line in this log says it took the run
+            _log_line(log, "project %s: starting a runner", folder.key)  # its start-up (imports) shows as the gap
+            env = dict(os.environ, **secrets)
             subprocess.Popen(
                 [sys.executable, "-m", "backend.service.runner", folder.key, str(lock), str(slot), str(folder.run_settings)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,

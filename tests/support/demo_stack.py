@@ -17,6 +17,7 @@ from backend.active.annotation_queue import Queue
 from backend.labelstudio.client import LabelStudioAccess, connect
 from backend.labelstudio.templates import render_template
 from backend.service.ranking import order_project
+from backend.service.standby import stop_standby
 from backend.settings import Settings
 from tests.support.backend_server import BackendServer, start_backend
 from tests.support.label_studio_server import TOKEN, LabelStudioServer, start_label_studio
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TITLE = "Attention guidance demo"
 QUEUE_BATCH = 16  # the queue's first batch, filled per predicted class
 TRAIN_EVERY = 8  # annotations between training runs: feedback after each small batch, not after every click
+STANDBY_SECONDS = 600  # a runner waits imported for the next run (the demo's stack stops it)
 TRAIN_STEPS = 30  # per run: a new queue within a minute of a batch on 2 CPU cores (each run continues the last)
 
 
@@ -78,7 +80,7 @@ def demo_stack(data: Path, model: Path, workdir: Path, ls_port: int, port: int, 
     env = dict(WORKERS="1", LABEL_STUDIO_URL=ls.url, LABEL_STUDIO_API_KEY=TOKEN, MODEL_PATH=str(model),
                MODEL_DIR=str(workdir / "models"), LOCAL_FILES_DOCUMENT_ROOT=str(document_root), PRETRAINED_WEIGHTS="none",
                QUEUE_STRATEGY="gmm", QUEUE_BATCH_SIZE=str(QUEUE_BATCH), TRAIN_EVERY=str(TRAIN_EVERY),
-               TRAIN_STEPS=str(TRAIN_STEPS))
+               TRAIN_STEPS=str(TRAIN_STEPS), TRAIN_STANDBY=str(STANDBY_SECONDS))
     try:
         server = start_backend(env, workdir / "backend.log", port=port)
     except RuntimeError as exc:
@@ -96,4 +98,5 @@ def demo_stack(data: Path, model: Path, workdir: Path, ls_port: int, port: int, 
         yield DemoStack(ls, server, client, project, settings, data, queue)
     finally:
         server.stop()
+        stop_standby(env["MODEL_DIR"])
         ls.stop()
