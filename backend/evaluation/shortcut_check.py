@@ -38,6 +38,10 @@ from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 
 logger = logging.getLogger(__name__)
 GOALS = {"precision": 0.8, "flagged_base": 0.9, "flagged_oracle": 0.1, "auc": 0.8}
+# What a version measurably does, whatever its role: a base may not have taken the cue and an oracle may not have
+# learned the task. Set after the first four seeds had been scored (see reliance_table).
+LEARNED = 0.8  # test accuracy of a version that learned the task
+RELIES = 0.1  # shifted accuracy this far below the test accuracy: the version relies on the cue
 RULE = 2  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt)
 
 
@@ -168,8 +172,31 @@ def run_check(out: Path, cfg: CheckConfig, report_only: bool = False) -> list[di
         pairs = [(kind, seed) for kind, seed in pairs if _scored(out / f"{kind}-{seed}.json")]
     rows = [row for kind, seed in pairs for row in check_one(kind, seed, out, cfg)]
     (out / "shortcut_check.json").write_text(json.dumps(rows, indent=1))
-    (out / "shortcut_check.md").write_text(check_table(rows, cfg))
+    (out / "shortcut_check.md").write_text(check_table(rows, cfg) + "\n" + reliance_table(rows))
     return rows
+
+
+def reliance(row: dict[str, Any]) -> str:
+    """``no task`` (did not learn it), ``relies`` (on the cue, by its shifted accuracy) or ``sound``."""
+    if row["test_accuracy"] < LEARNED:
+        return "no task"
+    return "relies" if row["test_accuracy"] - row["shifted_accuracy"] > RELIES else "sound"
+
+
+def reliance_table(rows: list[dict[str, Any]]) -> str:
+    """Flagged versions by what they measurably do rather than by their role, with every version counted against
+    the goals listed."""
+    lines = [f"By what each version does (test accuracy below {LEARNED}: it did not learn the task; shifted accuracy "
+             f"more than {RELIES} below test accuracy: it relies on the cue; else sound):", "",
+             "| versions | count | flagged | not as wanted |", "|---|---|---|---|"]
+    for name, wanted in (("relies", True), ("sound", False), ("no task", None)):
+        some = [r for r in rows if reliance(r) == name]
+        odd = [f"{r['kind']} {r['version']} seed {r['seed']} (test {r['test_accuracy']:.2f}, shifted {r['shifted_accuracy']:.2f})"
+               for r in some if wanted is not None and r["flagged"] != wanted]
+        flagged = sum(r["flagged"] for r in some)
+        lines.append(f"| {name} | {len(some)} | {flagged} ({flagged / len(some):.0%}) | {'; '.join(odd) or '-'} |"
+                     if some else f"| {name} | 0 | - | - |")
+    return "\n".join(lines) + "\n"
 
 
 def check_table(rows: list[dict[str, Any]], cfg: CheckConfig) -> str:

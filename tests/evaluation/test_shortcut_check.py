@@ -1,7 +1,7 @@
 import numpy as np
 
 from backend.core.shortcuts import discover
-from backend.evaluation.shortcut_check import CheckConfig, check_table, cue_cells, score
+from backend.evaluation.shortcut_check import CheckConfig, check_table, cue_cells, reliance_table, score
 from tests.support.shortcut_project import shortcut_project
 
 
@@ -28,3 +28,16 @@ def test_cue_cells_grow_by_one_cell_and_the_table_has_every_version():
              "auc": 0.9, "affected": 0.5, "flips": 3 if v == "base" else 0, "moves": 50} for s in (0, 1) for v in ("base", "oracle")]
     table = check_table(rows, CheckConfig())
     assert "| patch | base | 2 | 0.500 ± 0.000 | 6 of 100 | 100% | 0.700 ± 0.000 |" in table and "| patch | oracle | 2 |" in table
+
+
+def test_versions_are_counted_by_what_they_do_not_by_their_role():
+    def row(version, test, shifted, flagged):
+        return {"kind": "logo", "seed": 0, "version": version, "test_accuracy": test, "shifted_accuracy": shifted,
+                "flagged": flagged}
+
+    rows = [row("base", 1.0, 0.5, True), row("base", 1.0, 0.95, False),  # a base that never took the cue is sound
+            row("oracle", 0.55, 0.6, True), row("oracle", 1.0, 0.98, True), row("auto", 1.0, 1.0, False)]
+    table = reliance_table(rows)
+    assert "| relies | 1 | 1 (100%) | - |" in table
+    assert "| sound | 3 | 1 (33%) | logo oracle seed 0 (test 1.00, shifted 0.98) |" in table
+    assert "| no task | 1 | 1 (100%) | - |" in table  # an oracle that did not learn counts for neither goal
