@@ -148,7 +148,7 @@ def check_one(kind: str, seed: int, out: Path, cfg: CheckConfig) -> list[dict[st
     random_known = np.zeros(len(rows), bool)
     random_known[np.random.default_rng(seed).choice(len(rows), budget, replace=False)] = True
     guided, annotated = _guided(sim, cfg.method, seed, folder)
-    versions = {"base": (sim.base, random_known), "oracle": (sim.trained("oracle_model.pt", "train_unbiased"), random_known),
+    versions = {"base": (sim.base, random_known), "oracle": (sim.oracle(), random_known),
                 cfg.method: (guided, annotated)}
     found = []
     for name, (model, known) in versions.items():

@@ -10,7 +10,7 @@ from backend.evaluation.suite import SuiteConfig, run_suite, suite_rows, write_s
 
 def test_a_small_suite_runs_against_the_oracle_and_resumes(tmp_path):
     sim = SimConfig(train=replace(SimConfig().train, steps=3, batch_size=8, unlabeled_batch=8), rounds=1, image_size=32,
-                    base_epochs=1)
+                    base_epochs=1, oracle_epochs=1)
     cfg = SuiteConfig(kinds=["patch", "texture"], methods=["swap", "rrr"], shares=[0.1], seeds=1, train_images=40, sim=sim,
                       compared=["random", "entropy"], default="swap", chosen_on=["patch"])
     rows = run_suite(tmp_path, cfg, progress=False)
