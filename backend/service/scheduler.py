@@ -4,7 +4,8 @@ first served across projects.
 A request drops the project's pending marker (kept from the first request, so its age is the project's place in
 the line) and starts runners for the oldest pending projects while a training slot is free. Starting one means
 taking the project's lock and a slot here, in the requesting process, and handing both open descriptors to the
-runner (``python -m backend.service.runner PROJECT LOCK_FD SLOT_FD``, see :mod:`backend.service.runner`) in its
+runner: the standby runner of the model folder where one waits, already imported (:mod:`backend.service.standby`),
+else a new ``python -m backend.service.runner PROJECT LOCK_FD SLOT_FD`` (see :mod:`backend.service.runner`), in its
 own session, so that neither a webhook request nor a gunicorn worker restart waits on or kills training. A storm of
 requests therefore starts no second process for a project, and no process at all when every slot is busy: the
 runner that finishes hands its slot to the next project in line.

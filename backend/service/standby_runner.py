@@ -7,6 +7,7 @@ in the project's training log. SIGTERM sends it away while it waits; a run it to
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import logging
@@ -126,5 +127,15 @@ def serve(model_dir: str, lock: int, seconds: float) -> int:
     return runner.main(job.project, job.lock_fd, job.slot_fd, job.settings, busy=load.busy_cores)
 
 
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m backend.service.standby_runner", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir", help="the model folder whose runs it waits for")
+    parser.add_argument("lock_fd", type=int, help="open descriptor holding the folder's standby lock")
+    parser.add_argument("seconds", type=float, help="how long it waits for a run (TRAIN_STANDBY)")
+    return parser.parse_args()
+
+
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], int(sys.argv[2]), float(sys.argv[3])))
+    arguments = _arguments()
+    sys.exit(serve(arguments.model_dir, arguments.lock_fd, arguments.seconds))

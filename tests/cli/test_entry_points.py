@@ -33,6 +33,7 @@ def test_every_option_is_explained_with_its_default(name):
 
 def test_the_scripts_and_modules_answer_help_without_starting_anything():
     for command in (["scripts/order_queue.py", "--help"], ["-m", "backend.cli.serve", "--help"],
-                    ["-m", "backend.service.runner", "--help"], ["-m", "backend.http.wsgi", "--help"]):
+                    ["-m", "backend.service.runner", "--help"],
+                    ["-m", "backend.service.standby_runner", "--help"], ["-m", "backend.http.wsgi", "--help"]):
         done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and "usage:" in done.stdout, (command, done.stderr[-500:])
