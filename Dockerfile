@@ -12,6 +12,7 @@ ENV PYTHONUNBUFFERED=1 \
     WORKERS=1 \
     THREADS=4 \
     MODEL_DIR=/data/models \
+    TRAIN_STANDBY=600 \
     TORCH_HOME=/opt/torch-cache
 
 WORKDIR /app
