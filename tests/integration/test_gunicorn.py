@@ -2,6 +2,7 @@
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -10,6 +11,7 @@ from backend.evaluation.annotators import click_event
 from backend.labelstudio.templates import render_template
 from backend.models.checkpoints import save_checkpoint
 from backend.service.scheduler import TrainingScheduler
+from backend.service.standby import StandbyPaths
 from backend.settings import Settings
 from tests.support.backend_server import start_backend
 
@@ -95,3 +97,42 @@ def test_a_worker_restart_during_training_keeps_serving_and_the_run_lands(biased
         assert predict() == "v0001"
     finally:
         server.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in state
+
+
+def test_two_workers_keep_one_standby_runner_and_it_leaves_with_the_server(settings, tmp_path):
+    model_dir = tmp_path / "m"  # a short path: the socket's must fit the kernel's limit
+    env = dict(WORKERS="2", MODEL_DIR=str(model_dir), MODEL_PATH=settings.model_path, PRETRAINED_WEIGHTS="none",
+               DEVICE="cpu", TRAIN_STANDBY="60")
+    server = start_backend(env, tmp_path / "gunicorn.log")
+    paths = StandbyPaths.of(model_dir)
+    try:
+        deadline = time.time() + 120
+        while not paths.socket.exists():
+            assert time.time() < deadline, "no standby runner became ready"
+            time.sleep(0.2)
+        pid = int(paths.lock.read_text())
+        standbys = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _alive(int(p.name))
+                    and b"standby_runner" in _cmdline(p) and str(model_dir).encode() in _cmdline(p)]
+        assert [int(p.name) for p in standbys] == [pid]  # both workers asked; the lock let one start
+    finally:
+        server.stop()
+    deadline = time.time() + 15
+    while _alive(pid):
+        assert time.time() < deadline, "the standby runner outlived the server"
+        time.sleep(0.1)
+    assert not paths.socket.exists()
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
