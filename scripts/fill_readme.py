@@ -14,11 +14,18 @@ from pathlib import Path
 
 
 def result_lines(markdown: str) -> str:
-    """The table (rows starting with ``|``) and the verdict bullets (``- **``) of a result file, a blank line apart."""
-    lines = markdown.splitlines()
-    table = [line for line in lines if line.startswith("|")]
-    verdicts = [line for line in lines if line.startswith("- **")]
-    return "\n".join(table + ([""] + verdicts if verdicts else []))
+    """The tables (runs of rows starting with ``|``) and the verdict bullets (``- **``) of a result file, each a blank
+    line apart."""
+    blocks: list[list[str]] = []
+    previous = ""
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            if not previous.startswith("|"):
+                blocks.append([])
+            blocks[-1].append(line)
+        previous = line
+    verdicts = [line for line in markdown.splitlines() if line.startswith("- **")]
+    return "\n\n".join("\n".join(block) for block in [*blocks, verdicts] if block)
 
 
 def fill(readme: str, name: str, content: str) -> str:

@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 
+if [ -d out/suite-honest ]; then
+  "$PY" scripts/simulate.py --suite --report --out out/suite-honest --train-images 1000 --shares 0.05 0.02 \
+      --kinds texture patch background
+  "$PY" scripts/fill_readme.py honest-suite out/suite-honest/suite.md
+fi
 if [ -d out/suite-held ]; then
   "$PY" scripts/simulate.py --suite --report --out out/suite-held --train-images 1000 --shares 0.02 0.05 \
       --kinds cast logo scale --chosen-on texture companion
@@ -16,8 +21,9 @@ if [ -d out/suite-pseudo ]; then
   "$PY" scripts/fill_readme.py pseudo-suite out/suite-pseudo/suite.md
 fi
 if [ -d out/suite-resnet18 ]; then
+  # texture ran with auto only (before pseudo masks were the default): its verdict line says the default did not run
   "$PY" scripts/simulate.py --suite --report --out out/suite-resnet18 --arch resnet18 --train-images 1000 \
-      --shares 0.05 --kinds texture --chosen-on texture companion --default auto  # run before pseudo masks were the default
+      --shares 0.05 --kinds texture patch --chosen-on texture companion patch background
   "$PY" scripts/fill_readme.py resnet18-suite out/suite-resnet18/suite.md
 fi
 if [ -d out/shortcut-check ]; then

@@ -26,3 +26,5 @@ def test_fill_readme_replaces_one_named_block_with_a_result_files_table_and_verd
     assert filled == "top\n<!-- t -->\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- **x** at 5%: met.\n<!-- /t -->\n<!-- u -->\nkeep\n<!-- /u -->\n"
     with pytest.raises(ValueError, match="no block"):
         module.fill(readme, "v", "x")
+    two = "| a |\n|---|\n| 1 |\n\nBetween.\n\n| b |\n|---|\n| 2 |\n"  # two tables stay two
+    assert module.result_lines(two) == "| a |\n|---|\n| 1 |\n\n| b |\n|---|\n| 2 |"
