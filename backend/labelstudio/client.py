@@ -57,9 +57,12 @@ def project_tasks(client: LabelStudio, project_id: int, annotated_only: bool = F
     return [full.get(task["id"], task) for task in _listed(client, project_id, "task_only", None)]
 
 
+TASK_PAGE = 1000  # tasks per read: Label Studio counts the project's predictions and annotations for every page
+
+
 def _listed(client: LabelStudio, project_id: int, fields: str, query: str | None) -> list[dict]:
     tasks = []
-    for task in client.tasks.list(project=project_id, fields=fields, query=query):
+    for task in client.tasks.list(project=project_id, fields=fields, query=query, page_size=TASK_PAGE):
         item = task.model_dump() if hasattr(task, "model_dump") else dict(task)
         tasks.append({"id": item["id"], "data": item.get("data") or {}, "annotations": item.get("annotations") or []})
     return tasks
