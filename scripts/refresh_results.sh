@@ -23,7 +23,7 @@ fi
 if [ -d out/suite-resnet18 ]; then
   # texture ran with auto only (before pseudo masks were the default): its verdict line says the default did not run
   "$PY" scripts/simulate.py --suite --report --out out/suite-resnet18 --arch resnet18 --train-images 1000 \
-      --shares 0.05 --kinds texture patch --chosen-on texture companion patch background
+      --shares 0.05 0.02 --kinds texture patch --chosen-on texture companion patch background
   "$PY" scripts/fill_readme.py resnet18-suite out/suite-resnet18/suite.md
 fi
 if [ -d out/shortcut-check ]; then
