@@ -20,6 +20,7 @@ VIEW_TITLE = "Attention queue"
 ANNOTATED_FILTER = {"conjunction": "and", "items": [
     {"filter": "filter:tasks:total_annotations", "operator": "greater", "type": "Number", "value": 0}]}
 CHUNK = 300  # predictions per import request: 1.8 s each on the demo (idle), far inside LABEL_STUDIO_TIMEOUT; 100 a request cost 1 s more for 600
+TASK_PAGE = 1000  # tasks per read: Label Studio counts the project's predictions and annotations for every page
 RETRIES = 4  # a request answered 429 (or 5xx, or cut) is asked again this often, after Retry-After or a back-off
 
 
@@ -55,9 +56,6 @@ def project_tasks(client: LabelStudio, project_id: int, annotated_only: bool = F
         return annotated
     full = {task["id"]: task for task in annotated}
     return [full.get(task["id"], task) for task in _listed(client, project_id, "task_only", None)]
-
-
-TASK_PAGE = 1000  # tasks per read: Label Studio counts the project's predictions and annotations for every page
 
 
 def _listed(client: LabelStudio, project_id: int, fields: str, query: str | None) -> list[dict]:

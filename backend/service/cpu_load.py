@@ -90,8 +90,8 @@ class LoadHistory:
         quietest = min(loads) if loads else None
         if quietest is not None and round(quietest) == 0:
             return quietest
-        fresh = busy_cores()
-        return quietest if fresh is None else fresh if quietest is None else min(quietest, fresh)
+        known = [load for load in (quietest, busy_cores()) if load is not None]
+        return min(known) if known else None
 
 
 def free_threads(most: int, busy: float | None) -> int:
