@@ -52,7 +52,7 @@ GROUPS: dict[str, tuple[type, dict[str, str]]] = {
         "loss": "TRAIN_LOSS", "lr": "TRAIN_LR", "steps": "TRAIN_STEPS", "batch_size": "TRAIN_BATCH_SIZE",
         "unlabeled_batch": "TRAIN_UNLABELED_BATCH", "guidance_weight": "TRAIN_GUIDANCE_WEIGHT",
         "class_weight": "TRAIN_CLASS_WEIGHT", "cyborg_alpha": "CYBORG_ALPHA", "seed": "TRAIN_SEED",
-        "batchnorm": "TRAIN_BATCHNORM", "pseudo_objects": "TRAIN_PSEUDO_OBJECTS",
+        "batchnorm": "TRAIN_BATCHNORM", "pseudo_objects": "TRAIN_PSEUDO_OBJECTS", "keep_best": "TRAIN_KEEP_BEST",
     }),
     "superpixels": (SuperpixelParams, {
         "method": "SUPERPIXEL_METHOD", "segments": "SUPERPIXEL_SEGMENTS", "work_size": "SUPERPIXEL_SIZE",

@@ -20,6 +20,7 @@ from backend.core.losses import GUIDANCE, GuidanceTargets, box_guidance, click_g
 from backend.models.architectures import architecture
 from backend.models.inference import model_cam
 from backend.training import distributed
+from backend.training.best_step import BestStep, check_steps
 from backend.training.pseudo_objects import pseudo_objects
 from backend.training.reweighting import REWEIGHTS, draw_weights, error_set
 from backend.training.training_set import TrainingSet
@@ -67,6 +68,7 @@ class TrainConfig:
     counterfactual_share: float = 0.75  # swap: share of the annotated images of a batch shown on another background
     reweight: str = "none"  # jtt: the extra images the model starts wrong or least sure on fill half their draws
     pseudo_objects: bool = True  # from half-way on, swap the extra images' backgrounds too, around the model's attention
+    keep_best: bool = True  # go back to the second half's best point where the end lost accuracy on labelled images
 
 
 def branch_cross_entropy(model: nn.Module, labels: torch.Tensor) -> torch.Tensor:
@@ -115,6 +117,8 @@ def fine_tune(
     ``unlabeled_batch`` images from ``extra`` (inputs, labels) for the classification term only; with
     ``config.pseudo_objects``, from half-way on those are shown on each other's backgrounds too, around the object
     masks the guided model's attention gives them (:mod:`backend.training.pseudo_objects`), where they can be trusted.
+    With ``config.keep_best`` the run ends on its second half's best point by accuracy on labelled images where
+    the last step fell clearly below it (:mod:`backend.training.best_step`).
     Under ``torchrun`` with N processes every process draws the same batch, keeps every N-th image
     of it and DistributedDataParallel averages the gradients, so N processes take the steps of one.
     """
@@ -160,6 +164,10 @@ def fine_tune(
     # run of a project with 8 annotations computed every image 4 times a step); every process needs one
     size = max(min(config.batch_size, len(data)), world.size)
     pseudo = None  # object masks of the extra images, once the guided model is trusted with them
+    best = None
+    if config.keep_best:
+        best = BestStep(*(extra if extra is not None and len(extra[1]) else (data.inputs, data.labels)), config.seed, world)
+    checks = check_steps(config.steps) if best is not None else set()
     started = time.perf_counter()
     for step in range(config.steps):
         if config.pseudo_objects and extra is not None and len(extra[1]) and step == config.steps // 2 and step:
@@ -236,15 +244,21 @@ def fine_tune(
         optimizer.step()
         history.append({"loss": float(loss.detach()), "guidance": float(guidance.detach()),
                         "classification": float(classification.detach())})
+        if step + 1 in checks:
+            best.check(model, step + 1)
         if (step + 1) % max(1, config.steps // 5) == 0 or step + 1 == config.steps:
             logger.info(
                 "step %d/%d: loss %.4f (guidance %.4f, classification %.4f), %.1f s",
                 step + 1, config.steps, history[-1]["loss"], history[-1]["guidance"], history[-1]["classification"],
                 time.perf_counter() - started,
             )
+    kept = best.finish(model, config.steps) if best is not None else {}
+    if kept and kept["kept_step"] != config.steps:
+        logger.warning("the last step's accuracy on %d labelled images fell to %.3f: went back to step %d (%.3f)",
+                       len(best.labels), kept["end_check_accuracy"], kept["kept_step"], kept["check_accuracy"])
     model.to(memory_format=torch.contiguous_format).eval()
     tail = history[-10:]
-    return {key: float(np.mean([h[key] for h in tail])) for key in tail[0]} | {"steps": config.steps, "examples": len(data)}
+    return {key: float(np.mean([h[key] for h in tail])) for key in tail[0]} | {"steps": config.steps, "examples": len(data)} | kept
 
 
 def retrain_head(model: nn.Module, arch: str, data: TrainingSet, config: TrainConfig,

@@ -13,6 +13,7 @@ from backend.labelstudio.annotations import parse_task
 from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.templates import render_template
 from backend.models.inference import to_batch
+from backend.training import trainer
 from backend.training.trainer import TrainConfig, fine_tune
 from backend.training.training_set import prepare
 
@@ -211,3 +212,36 @@ def test_jtt_reweighting_draws_the_error_set_and_unknown_reweighting_is_refused(
     assert drawn[0][:4].sum().item() == pytest.approx(0.5)
     with pytest.raises(ValueError, match="reweighting"):
         fine_tune(copy.deepcopy(model), "small_cnn", clicks, TrainConfig(loss="ce", steps=1, reweight="sometimes"), extra=extra)
+
+
+def test_fine_tune_ends_on_its_best_point_when_its_last_steps_wreck_the_model(biased, annotated, monkeypatch):
+    """Adam spiking late, made certain: after step 26 the classifier's weights are negated, so every answer flips."""
+    _, base = biased
+    clicks, _, extra = annotated
+
+    class Wrecking(torch.optim.Adam):
+        steps = 0
+
+        def step(self, closure=None):
+            found = super().step(closure)
+            Wrecking.steps += 1
+            if Wrecking.steps == 26:
+                with torch.no_grad():
+                    for parameter in self.param_groups[0]["params"][-2:]:  # the linear head's weight and bias
+                        parameter.neg_()
+            return found
+
+    monkeypatch.setattr(trainer.torch.optim, "Adam", Wrecking)
+    accuracy = {}
+    for keep in (True, False):
+        Wrecking.steps = 0
+        tuned = copy.deepcopy(base)
+        metrics = fine_tune(tuned, "small_cnn", clicks, TrainConfig(loss="auto", steps=30, batch_size=16, unlabeled_batch=16,
+                                                                     keep_best=keep), extra=extra)
+        with torch.no_grad():
+            accuracy[keep] = float((tuned(extra[0]).argmax(1) == extra[1]).float().mean())
+        if keep:
+            assert metrics["kept_step"] == 25 and metrics["end_check_accuracy"] < 0.5 <= metrics["check_accuracy"]
+        else:
+            assert "kept_step" not in metrics
+    assert accuracy[True] >= 0.9 > 0.5 > accuracy[False]
