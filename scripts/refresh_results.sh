@@ -1,25 +1,13 @@
 #!/usr/bin/env bash
 # Regenerate every result table of README.md, and each suite's suite.md, suite.json and suite.png, from the cells
 # that have finished (nothing is trained). A result folder that does not exist yet is skipped.
-# Finished cells (a few hundred bytes of JSON each) are kept in docs/results/<folder>/ beside out/: each run copies
-# the newer of the two both ways, so a fresh checkout reports, and resumes, from the cells committed there.
+# Finished cells are kept in docs/results/<folder>/ beside out/ (scripts/keep_cells.sh): a fresh checkout reports,
+# and resumes, from the cells committed there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-KEPT=docs/results
-
-keep_cells() {  # keep_cells FOLDER: the suite cells (KIND/SHARE/cells/*.json) or check rows (KIND-SEED.json) of out/FOLDER
-  local name=$1 rel
-  mkdir -p "out/$name" "$KEPT/$name"
-  local cells=( -path './*/*/cells/*.json' -o -regex '\./[a-z]+-[0-9]+\.json' )
-  (cd "$KEPT/$name" && find . "${cells[@]}") | while read -r rel; do
-    mkdir -p "out/$name/$(dirname "$rel")" && cp -u -p "$KEPT/$name/$rel" "out/$name/$rel"; done
-  (cd "out/$name" && find . "${cells[@]}") | while read -r rel; do
-    mkdir -p "$KEPT/$name/$(dirname "$rel")" && cp -u -p "out/$name/$rel" "$KEPT/$name/$rel"; done
-}
-for name in suite-honest suite-held suite-pseudo suite-resnet18 suite-keep-best suite-strategies shortcut-check; do
-  if [ -d "out/$name" ] || [ -d "$KEPT/$name" ]; then keep_cells "$name"; fi
-done
+scripts/keep_cells.sh suite-honest suite-held suite-pseudo suite-resnet18 suite-keep-best suite-resnet18-patch \
+    suite-strategies shortcut-check
 
 if [ -d out/suite-honest ]; then
   "$PY" scripts/simulate.py --suite --report --out out/suite-honest --train-images 1000 --shares 0.05 0.02 \
@@ -45,6 +33,11 @@ fi
 if [ -d out/shortcut-check ]; then
   "$PY" scripts/check_shortcuts.py --out out/shortcut-check --report
   "$PY" scripts/fill_readme.py shortcut-check out/shortcut-check/shortcut_check.md
+fi
+if [ -d out/suite-resnet18-patch ]; then
+  "$PY" scripts/simulate.py --suite --report --out out/suite-resnet18-patch --arch resnet18 --train-images 1000 \
+      --shares 0.02 --kinds patch --losses auto~jtt~pseudo auto~pseudo
+  "$PY" scripts/fill_readme.py resnet18-patch-suite out/suite-resnet18-patch/suite.md
 fi
 if [ -d out/suite-keep-best ]; then
   "$PY" scripts/simulate.py --suite --report --out out/suite-keep-best --train-images 1000 --shares 0.05 \

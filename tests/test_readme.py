@@ -28,3 +28,28 @@ def test_fill_readme_replaces_one_named_block_with_a_result_files_table_and_verd
         module.fill(readme, "v", "x")
     two = "| a |\n|---|\n| 1 |\n\nBetween.\n\n| b |\n|---|\n| 2 |\n"  # two tables stay two
     assert module.result_lines(two) == "| a |\n|---|\n| 1 |\n\n| b |\n|---|\n| 2 |"
+
+
+def test_finished_cells_are_kept_beside_out_and_come_back_to_a_fresh_checkout(tmp_path):
+    """scripts/keep_cells.sh: a cell only in out/ is kept in docs/results/, one only there comes back, the newer copy
+    of a cell in both wins, and files that are not cells (models, data) stay where they are."""
+    import os
+    import subprocess
+
+    script = Path(__file__).parents[1] / "scripts" / "keep_cells.sh"
+    out_cell = tmp_path / "out/suite-x/patch/0.05/cells/random__auto__0.json"
+    kept_cell = tmp_path / "docs/results/suite-x/patch/0.02/cells/random__ce__1.json"
+    check_row = tmp_path / "out/suite-x/logo-3.json"
+    both = Path("scale/0.05/cells/base__none__0.json")
+    for path, text in [(out_cell, "a"), (kept_cell, "b"), (check_row, "c"), (tmp_path / "out/suite-x" / both, "old"),
+                       (tmp_path / "docs/results/suite-x" / both, "new"), (tmp_path / "out/suite-x/patch/base_model.json", "m")]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    os.utime(tmp_path / "out/suite-x" / both, (1_000_000, 1_000_000))
+    subprocess.run(["bash", str(script), "suite-x", "suite-none"], cwd=tmp_path, check=True)
+    kept = tmp_path / "docs/results/suite-x"
+    assert (kept / "patch/0.05/cells/random__auto__0.json").read_text() == "a"
+    assert (kept / "logo-3.json").read_text() == "c"
+    assert (tmp_path / "out/suite-x/patch/0.02/cells/random__ce__1.json").read_text() == "b"
+    assert (tmp_path / "out/suite-x" / both).read_text() == "new" == (kept / both).read_text()
+    assert not (kept / "patch/base_model.json").exists() and not (tmp_path / "out/suite-none").exists()
