@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 scripts/keep_cells.sh suite-honest suite-held suite-pseudo suite-resnet18 suite-keep-best suite-resnet18-patch \
-    suite-strategies shortcut-check
+    suite-background suite-strategies shortcut-check
 
 if [ -d out/suite-honest ]; then
   "$PY" scripts/simulate.py --suite --report --out out/suite-honest --train-images 1000 --shares 0.05 0.02 \
@@ -38,6 +38,11 @@ if [ -d out/suite-resnet18-patch ]; then
   "$PY" scripts/simulate.py --suite --report --out out/suite-resnet18-patch --arch resnet18 --train-images 1000 \
       --shares 0.02 --kinds patch --losses auto~jtt~pseudo auto~pseudo
   "$PY" scripts/fill_readme.py resnet18-patch-suite out/suite-resnet18-patch/suite.md
+fi
+if [ -d out/suite-background ]; then
+  "$PY" scripts/simulate.py --suite --report --out out/suite-background --train-images 1000 --shares 0.05 \
+      --kinds background --losses auto~pseudo
+  "$PY" scripts/fill_readme.py background-suite out/suite-background/suite.md
 fi
 if [ -d out/suite-keep-best ]; then
   "$PY" scripts/simulate.py --suite --report --out out/suite-keep-best --train-images 1000 --shares 0.05 \
