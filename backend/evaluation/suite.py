@@ -241,11 +241,12 @@ def strategy_table(rows: list[dict[str, Any]], cfg: SuiteConfig) -> str:
                     gap = f"{r['gap_closed']:.2f}" if np.isfinite(r["gap_closed"]) else ""
                     paired = signed_spread(r.get("vs_random_mean", np.nan), r.get("vs_random_std", np.nan))
                     lines.append(f"| {kind} | {share:.0%} | {loss} | {r['strategy']} | {r['shifted_accuracy']:.3f} ± "
-                                 f"{r['shifted_accuracy_std']:.3f} | {gap} | {paired} | {versus_random(r)} | {r['seeds']} |")
+                                 f"{r['shifted_accuracy_std']:.3f} | {gap} | {paired} | {r['test_accuracy']:.3f} | "
+                                 f"{_change(r['test_accuracy_drop'])} | {versus_random(r)} | {r['seeds']} |")
     if not lines:
         return ""
-    return ("| kind | share | method | strategy | shifted acc | gap closed | minus random, paired | verdict | seeds |\n"
-            "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n")
+    return ("| kind | share | method | strategy | shifted acc | gap closed | minus random, paired | test acc | test change "
+            "| verdict | seeds |\n|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(lines) + "\n")
 
 
 def _accuracy_drops(rows: list[dict[str, Any]]) -> str:

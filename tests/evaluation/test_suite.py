@@ -30,6 +30,7 @@ def test_a_small_suite_runs_against_the_oracle_and_resumes(tmp_path):
     assert "chosen on patch; held out of every choice: texture." in table
     main, strategies = table.split("| kind | share | method | strategy |")
     assert "entropy" not in main and "| texture | 10% | swap | entropy |" in strategies
+    assert "| minus random, paired | test acc | test change | verdict |" in strategies  # the cost beside every row
     assert json.loads((tmp_path / "suite.json").read_text())[0]["kind"] == "patch"
     assert (tmp_path / "suite.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     cells = sorted((tmp_path / "patch" / "0.1" / "cells").iterdir())
