@@ -37,7 +37,6 @@ class BestStep:
         self.inputs, self.labels = inputs[pick], labels[pick]
         self.world = world or distributed.current()
         self.best: tuple[float, int, dict[str, torch.Tensor]] | None = None  # (accuracy, step, weights)
-        self.history: list[tuple[int, float]] = []
 
     @torch.no_grad()
     def accuracy(self, model: nn.Module) -> float:
@@ -58,7 +57,6 @@ class BestStep:
     def check(self, model: nn.Module, step: int) -> None:
         """Measure the model after ``step``; keep its weights where it is the best so far (the later on a tie)."""
         accuracy = self.accuracy(model)
-        self.history.append((step, accuracy))
         if self.best is None or accuracy >= self.best[0]:
             self.best = (accuracy, step, {k: v.detach().clone() for k, v in model.state_dict().items()})
 
@@ -67,7 +65,6 @@ class BestStep:
         Returns the step kept and the accuracies of the end and of the kept point."""
         earlier = self.best
         end = self.accuracy(model)
-        self.history.append((step, end))
         if earlier is None or not end < earlier[0] - TOLERANCE:
             return {"kept_step": step, "check_accuracy": end, "end_check_accuracy": end}
         model.load_state_dict(earlier[2])
