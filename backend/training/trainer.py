@@ -164,9 +164,8 @@ def fine_tune(
     # run of a project with 8 annotations computed every image 4 times a step); every process needs one
     size = max(min(config.batch_size, len(data)), world.size)
     pseudo = None  # object masks of the extra images, once the guided model is trusted with them
-    best = None
-    if config.keep_best:
-        best = BestStep(*(extra if extra is not None and len(extra[1]) else (data.inputs, data.labels)), config.seed, world)
+    checked = extra if extra is not None and len(extra[1]) else (data.inputs, data.labels)
+    best = BestStep(*checked, config.seed, world) if config.keep_best else None
     checks = check_steps(config.steps) if best is not None else set()
     started = time.perf_counter()
     for step in range(config.steps):
