@@ -31,6 +31,7 @@ from backend.models.architectures import build_model
 from backend.models.checkpoints import save_checkpoint
 from backend.models.inference import to_batch
 from backend.settings import Settings
+from backend.training.distributed import resolve_device
 
 SIZES = {"224px": (224, 224), "1MP": (1280, 960), "12MP": (4000, 3000)}
 
@@ -73,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--superpixel-cache-mb", type=int, default=Settings.superpixel_cache_mb,
                        help="SUPERPIXEL_CACHE_MB of the served backend; the warm-up fills it, so 0 times a task's "
                             "first analysis (segmentation included) and the default its later ones")
+    found.add_argument("--device", default="cpu", help="DEVICE of the served backend and of the floor's forward: cpu, cuda, auto")
     return found
 
 
@@ -81,7 +83,8 @@ def main() -> None:
     torch.manual_seed(0)
     classes = ["cat", "dog"]
     label_config = render_template("combined", classes)
-    results: dict = {"image_size": args.image_size, "torch_threads": torch.get_num_threads(), "sizes": {}}
+    device = resolve_device(args.device)
+    results: dict = {"image_size": args.image_size, "device": str(device), "torch_threads": torch.get_num_threads(), "sizes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         files = {}
@@ -94,9 +97,10 @@ def main() -> None:
         for arch in args.archs:
             model = build_model(arch, len(classes)).eval()
             save_checkpoint(model, str(root / f"{arch}.pt"), arch, classes, args.image_size, "bench")
+            model.to(device)
             settings = Settings(model_dir=str(root / "models" / arch), model_path=str(root / f"{arch}.pt"),
                                 local_files_document_root=str(root), image_size=args.image_size,
-                                predict_batch_size=args.batch, pretrained_weights="none", device="cpu",
+                                predict_batch_size=args.batch, pretrained_weights="none", device=args.device,
                                 superpixel_cache_mb=args.superpixel_cache_mb)
             client = create_app(settings).test_client()
             for name in args.sizes:
@@ -123,7 +127,9 @@ def main() -> None:
             with Image.open(files[name]) as image:
                 pixels = np.asarray(image.convert("RGB"))
             with torch.no_grad():
-                model(to_batch([pixels], args.image_size))
+                model(to_batch([pixels], args.image_size).to(device))
+            if device.type == "cuda":  # the forward has finished, not only been queued
+                torch.cuda.synchronize(device)
 
         timings: dict = {key: {"floor": [], "predict": [], "preview": []} for key in variants}
         for key, (client, model) in variants.items():  # warm-up of every variant

@@ -71,6 +71,7 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--arch", default=defaults.arch, help="architecture of the base model and oracle")
     found.add_argument("--image-size", type=int, default=defaults.image_size, help="model input size in px")
     found.add_argument("--train-images", type=int, default=1000, help="training images of a generated dataset")
+    found.add_argument("--device", default=defaults.device, help="cpu, cuda, cuda:N or auto (a GPU when there is one)")
     return found
 
 
@@ -82,7 +83,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.suite:
-        sim = replace(suite.sim, arch=args.arch, image_size=args.image_size,
+        sim = replace(suite.sim, arch=args.arch, image_size=args.image_size, device=args.device,
                       train=replace(suite.sim.train, steps=args.steps or suite.sim.train.steps))
         cfg = SuiteConfig(kinds=args.kinds, methods=args.losses or suite.methods, shares=args.shares,
                           seeds=args.seeds or suite.seeds, train_images=args.train_images, bias=args.bias, sim=sim,
@@ -100,7 +101,7 @@ def main() -> None:
                     seeds=list(range(args.seeds or len(defaults.seeds))),
                     train=replace(defaults.train, steps=args.steps or defaults.train.steps), arch=args.arch,
                     image_size=args.image_size,
-                    sal_change_point=args.sal_change_point)
+                    sal_change_point=args.sal_change_point, device=args.device)
     started = time.perf_counter()
     records = Simulator(load_dataset(data_dir), cfg, out, models=args.models).run()
     report = write_report(records, asdict(cfg), out)

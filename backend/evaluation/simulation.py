@@ -46,6 +46,7 @@ from backend.labelstudio.config import LabelConfig
 from backend.labelstudio.templates import render_template
 from backend.models.architectures import build_model
 from backend.models.inference import Outputs, cam_outputs, model_cam, to_batch
+from backend.training.distributed import resolve_device
 from backend.training.from_scratch import train_from_scratch
 from backend.training.sal import ACCURACY_ALPHA, INTERPRETABILITY_ALPHA, machine_saliency
 from backend.training.trainer import TrainConfig, fine_tune
@@ -86,6 +87,7 @@ class SimConfig:
     box_jitter: float = 0.05
     max_negative: int = 3
     sal_change_point: float = 0.2  # share of the budget annotated with human saliency in the SAL conditions
+    device: str = "cpu"  # where models train and run: cpu, cuda, cuda:N or auto (a GPU's figures differ in the last digits)
 
 
 @dataclass
@@ -168,6 +170,7 @@ class Simulator:
         self.shifted = load_split(data, "shifted", cfg.image_size) if "shifted" in data.splits else self.test
         self.unbiased = data.splits.get("train_unbiased")  # the cue-free training split, when the dataset has one
         (self.out / "cells").mkdir(parents=True, exist_ok=True)
+        self.device = resolve_device(cfg.device)
         self.models = Path(models) if models is not None else self.out
         self.base = self.trained("base_model.pt", "train")
         self.base_scores = self.evaluate_model(self.base)
@@ -178,12 +181,12 @@ class Simulator:
         path = self.models / name
         model = build_model(self.cfg.arch, len(self.data.classes))
         if path.is_file():
-            model.load_state_dict(torch.load(path, weights_only=True))
-            return model.eval()
+            model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
+            return model.to(self.device).eval()
         images, labels = (self.train.images, self.train.labels) if split == "train" else (self.data.images(split), self.data.labels(split))
         logger.info("training a model from scratch on %d images of %s", len(labels), split)
         model = train_from_scratch(images, labels, len(self.data.classes), self.cfg.arch, self.cfg.image_size,
-                                   epochs=epochs or self.cfg.base_epochs)
+                                   epochs=epochs or self.cfg.base_epochs, device=self.device)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), path)
         return model
@@ -227,7 +230,8 @@ class Simulator:
         if strategy == "full_mask":
             examples = [Example(task_id=i, image_url="", label=int(label)) for i, label in enumerate(train.labels)]
             data = prepare(examples, train.images, cfg.image_size, self.superpixels, saliency=[m.astype(np.float32) for m in train.masks])
-            fine_tune(model, cfg.arch, data, self._train_config("mask", seed, cfg.train.steps * cfg.rounds), extra=extra)
+            fine_tune(model, cfg.arch, data, self._train_config("mask", seed, cfg.train.steps * cfg.rounds), extra=extra,
+                      device=self.device)
             test, shifted = self.evaluate_model(model)
             records.append(_records(strategy, loss, seed, cfg.rounds, len(train.labels), 0.0, [], test, shifted))
             return records
@@ -266,7 +270,7 @@ class Simulator:
             data = prepare([examples[i] for i in order], [train.images[i] for i in order], cfg.image_size, self.superpixels)
             fine_tune(model, cfg.arch, data, replace(self._train_config(loss_name, seed * 1000 + round_, cfg.train.steps, method),
                                                       reweight="jtt" if "jtt" in options else "none",
-                                                      pseudo_objects="pseudo" in options), extra=extra)
+                                                      pseudo_objects="pseudo" in options), extra=extra, device=self.device)
             test, shifted = self.evaluate_model(model)
             records.append(_records(strategy, loss, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
         return model, records, annotated
@@ -321,10 +325,11 @@ class Simulator:
                            saliency=[saliency[i] for i in order])
             loss = "ce" if condition == "no_saliency" else "cyborg"
             step_seed = seed * 1000 + round_
-            fine_tune(accuracy, cfg.arch, data, self._train_config(loss, step_seed, cfg.train.steps, alpha=ACCURACY_ALPHA))
+            fine_tune(accuracy, cfg.arch, data, self._train_config(loss, step_seed, cfg.train.steps, alpha=ACCURACY_ALPHA),
+                      device=self.device)
             if teaching and not (condition == "frozen_teacher" and human_added == 0):  # TAIT: the teacher stops with the people
                 fine_tune(interpretability, cfg.arch, data,
-                          self._train_config("cyborg", step_seed, cfg.train.steps, alpha=INTERPRETABILITY_ALPHA))
+                          self._train_config("cyborg", step_seed, cfg.train.steps, alpha=INTERPRETABILITY_ALPHA), device=self.device)
             test, shifted = self.evaluate_model(accuracy)
             records.append(_records(strategy, condition, seed, round_, int(annotated.sum()), seconds, mix, test, shifted)
                            | {"machine_saliency_dice": written})

@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 
 from backend.evaluation.dataset import load_dataset
-from backend.evaluation.report import CONTROLS, signed_spread, summarise, versus_random, write_report
+from backend.evaluation.report import CONTROLS, MIN_GAP, signed_spread, summarise, versus_random, write_report
 from backend.evaluation.simulation import SimConfig, Simulator
 from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 
 logger = logging.getLogger(__name__)
 MAX_TEST_DROP = 0.02  # a method may cost at most this much in-distribution accuracy
 ORACLE_BEATEN = 1.2  # a method that closes more than this of the gap beat its "upper bound": the oracle did not learn
+ORACLE_BEHIND = 0.2  # nor did an oracle whose test accuracy is this far below the method's
 CONTROL_METHODS = ("ce",)  # cross-entropy only on the same selection; base, full mask and oracle come with every run
 CHOSEN_ON = ("patch", "background", "texture", "companion")  # kinds whose results the methods were chosen on
 # (cast, logo and scale were designed afterwards and never looked at for a choice)
@@ -210,7 +211,13 @@ def _verdict(kind: str, share: float, methods: list[dict[str, Any]], cfg: SuiteC
         line = (f"- **{kind}**{held} at {share:.0%}: `{cfg.default}` reaches shifted accuracy {default['shifted_accuracy']:.3f} ± "
                 f"{default['shifted_accuracy_std']:.3f}, gap closed {gap:.2f}, test accuracy {_change(drop)}: the {target:.0%} goal is "
                 + ("met." if met else f"NOT met{reason}."))
-        if np.isfinite(gap) and gap > ORACLE_BEATEN:
+        if not np.isfinite(gap) and oracle is not None:
+            line = (f"- **{kind}**{held} at {share:.0%}: `{cfg.default}` reaches shifted accuracy {default['shifted_accuracy']:.3f} ± "
+                    f"{default['shifted_accuracy_std']:.3f}, test accuracy {_change(drop)}; the base model is already within "
+                    f"{MIN_GAP} of the cue-free oracle's shifted accuracy ({oracle['shifted_accuracy']:.3f}): it did not take "
+                    "the cue, so there is no gap to judge the goal by.")
+        failed = oracle is not None and oracle["test_accuracy"] < default["test_accuracy"] - ORACLE_BEHIND
+        if np.isfinite(gap) and (gap > ORACLE_BEATEN or failed):
             found = f" (shifted {oracle['shifted_accuracy']:.3f}, test {oracle['test_accuracy']:.3f})" if oracle else ""
             line = (f"- **{kind}**{held} at {share:.0%}: `{cfg.default}` reaches shifted accuracy {default['shifted_accuracy']:.3f} ± "
                     f"{default['shifted_accuracy_std']:.3f}, test accuracy {_change(drop)}; the cue-free oracle{found} did "
@@ -218,7 +225,8 @@ def _verdict(kind: str, share: float, methods: list[dict[str, Any]], cfg: SuiteC
     kept = [r for r in methods if r["test_accuracy_drop"] <= MAX_TEST_DROP and r["loss"] != cfg.default]
     if kept:
         best = max(kept, key=lambda r: r["shifted_accuracy"])
-        line += f" Best other method that kept test accuracy: `{best['loss']}`, gap closed {best['gap_closed']:.2f}."
+        closed = f", gap closed {best['gap_closed']:.2f}" if np.isfinite(best["gap_closed"]) else ""
+        line += f" Best other method that kept test accuracy: `{best['loss']}`{closed}."
     return [line + _accuracy_drops(methods)]
 
 

@@ -26,10 +26,11 @@ def train_from_scratch(
     batch_size: int = 32,
     lr: float = 1e-3,
     seed: int = 0,
+    device: torch.device | str = "cpu",
 ) -> torch.nn.Module:
-    """A model of ``arch`` fitted to ``images``/``labels`` with Adam; logs loss per epoch."""
+    """A model of ``arch`` fitted to ``images``/``labels`` with Adam on ``device``; logs loss per epoch."""
     torch.manual_seed(seed)
-    model = build_model(arch, num_classes, seed=seed).train()
+    model = build_model(arch, num_classes, seed=seed).to(device).train()
     inputs = to_batch(images, image_size)
     targets = torch.as_tensor(labels, dtype=torch.long)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -37,7 +38,8 @@ def train_from_scratch(
     for epoch in range(epochs):
         started, total, seen = time.perf_counter(), 0.0, 0
         for index in torch.randperm(len(targets), generator=generator).split(batch_size):
-            loss = F.cross_entropy(model(inputs[index]), targets[index]) + branch_cross_entropy(model, targets[index])
+            batch, truth = inputs[index].to(device), targets[index].to(device)
+            loss = F.cross_entropy(model(batch), truth) + branch_cross_entropy(model, truth)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -64,9 +66,10 @@ def recalibrate_batchnorm(model: torch.nn.Module, inputs: torch.Tensor | Iterabl
         m.momentum = None  # cumulative average
     model.train()
     batches = inputs.split(batch_size) if isinstance(inputs, torch.Tensor) else inputs  # a tensor, or batches streamed
+    device = next(model.parameters()).device
     with torch.no_grad():
         for batch in batches:
-            model(batch)
+            model(batch.to(device))
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
 
@@ -74,5 +77,7 @@ def recalibrate_batchnorm(model: torch.nn.Module, inputs: torch.Tensor | Iterabl
 def accuracy(model: torch.nn.Module, images: list[np.ndarray], labels: np.ndarray, image_size: int) -> float:
     """Share of ``images`` whose predicted class is ``labels`` (eval mode, batches of 128)."""
     with torch.no_grad():
-        predicted = torch.cat([model(to_batch(images[i : i + 128], image_size)).argmax(1) for i in range(0, len(images), 128)])
+        device = next(model.parameters()).device
+        predicted = torch.cat([model(to_batch(images[i : i + 128], image_size).to(device)).argmax(1).cpu()
+                               for i in range(0, len(images), 128)])
     return float((predicted.numpy() == labels).mean())
