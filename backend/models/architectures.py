@@ -23,7 +23,6 @@ class Architecture:
     last_block: str  # default layer for (Grad-)CAM
     attention_layer: str | None = None  # attention branch networks: the module whose output is A(x)
     imagenet_keys: Callable[[dict], dict] | None = None  # renames torchvision's ImageNet state dict to this model's
-    finer_block: str | None = None  # a block at twice last_block's resolution: object masks where its map is too coarse
 
 
 class SmallCNN(nn.Module):
@@ -50,8 +49,8 @@ class SmallCNN(nn.Module):
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "resnet18": Architecture(models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1, "fc", "layer4", finer_block="layer3"),
-    "resnet50": Architecture(models.resnet50, models.ResNet50_Weights.IMAGENET1K_V2, "fc", "layer4", finer_block="layer3"),
+    "resnet18": Architecture(models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1, "fc", "layer4"),
+    "resnet50": Architecture(models.resnet50, models.ResNet50_Weights.IMAGENET1K_V2, "fc", "layer4"),
     "mobilenet_v3_large": Architecture(
         models.mobilenet_v3_large, models.MobileNet_V3_Large_Weights.IMAGENET1K_V2, "classifier.3", "features"
     ),

@@ -44,20 +44,6 @@ def model_cam(model: nn.Module, arch: str, method: str = "auto", layer: str = ""
     return make_cam(model, method, prefix + (layer or spec.last_block), prefix + spec.head)
 
 
-@torch.no_grad()
-def feature_side(model: nn.Module, layer: str, inputs: torch.Tensor) -> int:
-    """The shorter side, in cells, of ``layer``'s output for images shaped like ``inputs`` (one eval-mode forward)."""
-    shapes: list[torch.Size] = []
-    handle = model.get_submodule(layer).register_forward_hook(lambda _m, _i, output: shapes.append(output.shape))
-    was_training = model.training
-    try:
-        model.eval()(inputs[:1].to(next(model.parameters()).device))
-    finally:
-        handle.remove()
-        model.train(was_training)
-    return int(min(shapes[-1][-2:]))
-
-
 @dataclass
 class Outputs:
     """What a model says about N images: class probabilities (N, C), attention maps in [0, 1] (N, H, W) at input

@@ -12,9 +12,6 @@ trusted with it:
 - per image: the model gives the true class at least :data:`CONFIDENCE`, and the mask's area is within a factor
   :data:`AREA_FACTOR` of the annotated objects' median area (a map spread over the background, or a speck, is no
   object).
-The masks are read where the attention map has at least :data:`MIN_MASK_SIDE` cells a side: ResNet-18's last block
-is 2x2 at 64 px, too coarse to outline any object (in the bias suite on a GPU its masks failed the first guard in
-all 30 runs at 64 px and passed in 3 of 5 at 128 px, where the block is 4x4), so there its previous block is used.
 """
 from __future__ import annotations
 
@@ -24,14 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from backend.models.architectures import architecture
-from backend.models.inference import feature_side, model_cam
+from backend.models.inference import model_cam
 
 THRESHOLD = 0.5  # share of an attention map's maximum that counts as the object
 AGREEMENT = 0.3  # median IoU with the annotated objects below which no mask is trusted
 CONFIDENCE = 0.9  # probability of the true class below which an image keeps no mask
 AREA_FACTOR = 2.0  # a kept mask's area lies within [median / f, median * f] of the annotated objects' areas
-MIN_MASK_SIDE = 4  # cells a side below which the architecture's finer block gives the masks
 
 
 @dataclass(frozen=True)
@@ -41,16 +36,6 @@ class PseudoObjects:
     masks: torch.Tensor
     agreement: float  # median IoU of the attention masks with the annotated objects
     kept: int
-    layer: str = ""  # the layer the masks were read at ("": the attention method's default)
-
-
-def mask_layer(model: nn.Module, arch: str, inputs: torch.Tensor, cam_layer: str = "") -> str:
-    """The layer to read object masks at: ``cam_layer`` when given, else the architecture's finer block where its
-    last block's map of images like ``inputs`` has fewer than :data:`MIN_MASK_SIDE` cells a side, else the default."""
-    spec = architecture(arch)
-    if cam_layer or spec.finer_block is None or spec.attention_layer:
-        return cam_layer
-    return spec.finer_block if feature_side(model, spec.last_block, inputs) < MIN_MASK_SIDE else ""
 
 
 def attention_masks(model: nn.Module, arch: str, inputs: torch.Tensor, labels: torch.Tensor, cam_method: str = "auto",
@@ -92,14 +77,13 @@ def pseudo_objects(model: nn.Module, arch: str, annotated: torch.Tensor, objects
     known = (objects.flatten(1).any(1)) & (annotated_labels >= 0)
     if not known.any() or len(labels) == 0:
         return none
-    layer = mask_layer(model, arch, inputs, cam_layer)
-    seen, _ = attention_masks(model, arch, annotated[known], annotated_labels[known], cam_method, layer)
+    seen, _ = attention_masks(model, arch, annotated[known], annotated_labels[known], cam_method, cam_layer)
     agreement = float(iou(seen, objects[known].bool()).median())
     if agreement < AGREEMENT:
-        return PseudoObjects(none.masks, agreement, 0, layer)
-    masks, confidence = attention_masks(model, arch, inputs, labels.clamp_min(0), cam_method, layer)
+        return PseudoObjects(none.masks, agreement, 0)
+    masks, confidence = attention_masks(model, arch, inputs, labels.clamp_min(0), cam_method, cam_layer)
     area = objects[known].flatten(1).sum(1).float().median()
     sizes = masks.flatten(1).sum(1).float()
     keep = (labels >= 0) & (confidence >= CONFIDENCE) & (sizes >= area / AREA_FACTOR) & (sizes <= area * AREA_FACTOR)
     masks &= keep[:, None, None]
-    return PseudoObjects(masks, agreement, int(keep.sum()), layer)
+    return PseudoObjects(masks, agreement, int(keep.sum()))

@@ -171,8 +171,8 @@ def fine_tune(
     for step in range(config.steps):
         if config.pseudo_objects and extra is not None and len(extra[1]) and step == config.steps // 2 and step:
             found = pseudo_objects(model, arch, data.inputs, data.objects, data.labels, *extra, config.cam_method, config.cam_layer)
-            logger.info("pseudo-objects: %d of %d labelled images (median IoU with the annotated objects %.2f, at %s)",
-                        found.kept, len(extra[1]), found.agreement, found.layer or "the attention layer")
+            logger.info("pseudo-objects: %d of %d labelled images (median IoU with the annotated objects %.2f)",
+                        found.kept, len(extra[1]), found.agreement)
             pseudo = found.masks if found.kept else None
             for module in batchnorms if config.batchnorm == "frozen" else ():
                 module.eval()

@@ -5,9 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from backend.models.architectures import build_model
 from backend.training import trainer
-from backend.training.pseudo_objects import AGREEMENT, PseudoObjects, attention_masks, iou, mask_layer, pseudo_objects
+from backend.training.pseudo_objects import AGREEMENT, PseudoObjects, attention_masks, iou, pseudo_objects
 from backend.training.trainer import TrainConfig, fine_tune
 from tests.training.test_trainer import ANNOTATED, annotated  # noqa: F401  (the fixture)
 
@@ -63,21 +62,3 @@ def test_fine_tune_swaps_the_extra_images_from_half_way_once_masks_are_trusted(b
     fine_tune(copy.deepcopy(base), "small_cnn", boxes, config, extra=extra)
     assert asked == [len(extra[1])]  # once, at step 2 of 4
     assert swapped == [True, True]  # the extra batches of steps 2 and 3, every image with its mask
-
-
-@pytest.mark.parametrize(("arch", "size", "layer"), [("resnet18", 64, "layer3"), ("resnet18", 128, ""), ("small_cnn", 64, ""),
-                                                      ("abn_resnet18", 64, "")])
-def test_masks_are_read_at_a_finer_block_only_where_the_last_one_is_coarser_than_four_cells(arch, size, layer):
-    model = build_model(arch, 2).train()
-    assert mask_layer(model, arch, torch.zeros(2, 3, size, size)) == layer
-    assert mask_layer(model, arch, torch.zeros(2, 3, size, size), "layer2") == "layer2"  # an explicit layer wins
-    assert model.training  # the probe leaves the model's mode as it was
-
-
-def test_a_resnet_at_64_px_gets_masks_from_its_finer_block():
-    model = build_model("resnet18", 2)
-    inputs, labels = torch.rand(4, 3, 64, 64), torch.tensor([0, 1, 0, 1])
-    objects = torch.zeros(4, 64, 64, dtype=torch.bool)
-    objects[:, 16:48, 16:48] = True
-    found = pseudo_objects(model, "resnet18", inputs, objects, labels, inputs, labels)
-    assert found.layer == "layer3" and found.masks.shape == (4, 64, 64)
