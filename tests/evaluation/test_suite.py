@@ -71,41 +71,38 @@ def test_the_verdict_is_about_the_default_and_refuses_a_method_that_costs_test_a
     assert "Best other method that kept test accuracy: `swap`, gap closed 0.92." in table
 
 
-def test_a_default_that_beats_a_failed_oracle_is_not_called_a_success(tmp_path):
-    row = {"kind": "scale", "share": 0.05, "seeds": 5, "annotations": 50, "shifted_accuracy_std": 0.01,
-           "test_accuracy_drop": 0.0, "vs_ce_mean": 0.05, "vs_ce_std": 0.05, "annotation_seconds": 300.0}
+def _default_beside_oracle(tmp_path, kind: str, share: float, default: dict, oracle: dict) -> str:
+    """suite.md of a default ``auto`` row and its oracle row (given their differing figures)."""
+    row = {"kind": kind, "share": share, "seeds": 5, "annotations": round(share * 1000), "shifted_accuracy_std": 0.01,
+           "test_accuracy_drop": 0.0, "vs_ce_mean": 0.0, "vs_ce_std": 0.0, "annotation_seconds": 300.0}
     saved = tmp_path / "rows.json"
-    saved.write_text(json.dumps([
-        dict(row, strategy="random", loss="auto", shifted_accuracy=0.99, test_accuracy=1.0, gap_closed=5.3),
-        dict(row, strategy="oracle", loss="oracle", shifted_accuracy=0.6, test_accuracy=0.863, gap_closed=1.0, seeds=1)]))
-    write_suite_report(tmp_path / "out", SuiteConfig(kinds=["scale"], shares=[0.05], default="auto"), [saved])
-    table = (tmp_path / "out" / "suite.md").read_text()
+    saved.write_text(json.dumps([row | {"strategy": "random", "loss": "auto"} | default,
+                                 row | {"strategy": "oracle", "loss": "oracle", "seeds": 1} | oracle]))
+    write_suite_report(tmp_path / "out", SuiteConfig(kinds=[kind], shares=[share], default="auto"), [saved])
+    return (tmp_path / "out" / "suite.md").read_text()
+
+
+def test_a_default_that_beats_a_failed_oracle_is_not_called_a_success(tmp_path):
+    table = _default_beside_oracle(tmp_path, "scale", 0.05,
+                                   {"shifted_accuracy": 0.99, "test_accuracy": 1.0, "gap_closed": 5.3},
+                                   {"shifted_accuracy": 0.6, "test_accuracy": 0.863, "gap_closed": 1.0})
     assert ("the cue-free oracle (shifted 0.600, test 0.863) did not learn the task, so there is no gap to judge the "
             "goal by.") in table
     assert "goal is met" not in table
 
 
 def test_an_oracle_far_below_the_method_in_distribution_did_not_learn(tmp_path):
-    row = {"kind": "patch", "share": 0.02, "seeds": 5, "annotations": 20, "shifted_accuracy_std": 0.08,
-           "test_accuracy_drop": 0.067, "vs_ce_mean": 0.1, "vs_ce_std": 0.1, "annotation_seconds": 120.0}
-    saved = tmp_path / "rows.json"
-    saved.write_text(json.dumps([
-        dict(row, strategy="random", loss="auto", shifted_accuracy=0.123, test_accuracy=0.929, gap_closed=0.22),
-        dict(row, strategy="oracle", loss="oracle", shifted_accuracy=0.567, test_accuracy=0.537, gap_closed=1.0, seeds=1)]))
-    write_suite_report(tmp_path / "out", SuiteConfig(kinds=["patch"], shares=[0.02], default="auto"), [saved])
-    table = (tmp_path / "out" / "suite.md").read_text()
+    table = _default_beside_oracle(tmp_path, "patch", 0.02,
+                                   {"shifted_accuracy": 0.123, "test_accuracy": 0.929, "gap_closed": 0.22, "test_accuracy_drop": 0.067},
+                                   {"shifted_accuracy": 0.567, "test_accuracy": 0.537, "gap_closed": 1.0})
     assert "the cue-free oracle (shifted 0.567, test 0.537) did not learn the task" in table
+    assert "NOT met" not in table
 
 
 def test_a_kind_the_base_model_did_not_take_is_not_called_a_failure(tmp_path):
-    row = {"kind": "texture", "share": 0.05, "seeds": 5, "annotations": 50, "shifted_accuracy_std": 0.0,
-           "test_accuracy_drop": 0.0, "vs_ce_mean": 0.0, "vs_ce_std": 0.0, "annotation_seconds": 300.0, "test_accuracy": 1.0}
-    saved = tmp_path / "rows.json"
-    saved.write_text(json.dumps([
-        dict(row, strategy="random", loss="auto", shifted_accuracy=1.0, gap_closed=float("nan")),
-        dict(row, strategy="oracle", loss="oracle", shifted_accuracy=0.997, gap_closed=float("nan"), seeds=1)]))
-    write_suite_report(tmp_path / "out", SuiteConfig(kinds=["texture"], shares=[0.05], default="auto"), [saved])
-    table = (tmp_path / "out" / "suite.md").read_text()
+    table = _default_beside_oracle(tmp_path, "texture", 0.05,
+                                   {"shifted_accuracy": 1.0, "test_accuracy": 1.0, "gap_closed": float("nan")},
+                                   {"shifted_accuracy": 0.997, "test_accuracy": 1.0, "gap_closed": float("nan")})
     assert ("the base model is already within 0.05 of the cue-free oracle's shifted accuracy (0.997): it did not take the "
             "cue, so there is no gap to judge the goal by.") in table
     assert "NOT met" not in table and "goal is met" not in table
