@@ -34,6 +34,7 @@ suite_block gpu-resnet18-128 gpu-resnet18-128-suite --arch resnet18 --image-size
     --losses auto~pseudo
 suite_block gpu-resnet18-224 gpu-resnet18-224-suite --arch resnet18 --image-size 224 --shares 0.02 --kinds patch \
     --losses auto~pseudo
+suite_block suite-background-600 background-600-suite --shares 0.05 --kinds background --losses auto~pseudo
 suite_block gpu-cnn-600 gpu-cnn-600-suite --shares 0.02 0.05 --kinds background --losses auto~pseudo
 
 scripts/keep_cells.sh shortcut-check
