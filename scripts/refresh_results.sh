@@ -35,6 +35,8 @@ suite_block gpu-resnet18-128 gpu-resnet18-128-suite --arch resnet18 --image-size
 suite_block gpu-resnet18-224 gpu-resnet18-224-suite --arch resnet18 --image-size 224 --shares 0.02 --kinds patch \
     --losses auto~pseudo
 suite_block suite-background-600 background-600-suite --shares 0.05 --kinds background --losses auto~pseudo
+suite_block suite-scale-600 scale-600-suite --shares 0.05 --kinds scale --losses auto~pseudo --chosen-on texture companion
+suite_block suite-cast-600 cast-600-suite --shares 0.05 --kinds cast --losses auto~pseudo --chosen-on texture companion
 suite_block gpu-cnn-600 gpu-cnn-600-suite --shares 0.02 0.05 --kinds background --losses auto~pseudo
 
 scripts/keep_cells.sh shortcut-check
