@@ -208,20 +208,19 @@ def _verdict(kind: str, share: float, methods: list[dict[str, Any]], cfg: SuiteC
         gap, drop = default["gap_closed"], default["test_accuracy_drop"]
         met = np.isfinite(gap) and gap >= target and drop <= MAX_TEST_DROP
         reason = "" if met else (f" (test accuracy {_change(drop)})" if drop > MAX_TEST_DROP else "")
-        line = (f"- **{kind}**{held} at {share:.0%}: `{cfg.default}` reaches shifted accuracy {default['shifted_accuracy']:.3f} ± "
-                f"{default['shifted_accuracy_std']:.3f}, gap closed {gap:.2f}, test accuracy {_change(drop)}: the {target:.0%} goal is "
+        reached = (f"- **{kind}**{held} at {share:.0%}: `{cfg.default}` reaches shifted accuracy "
+                   f"{default['shifted_accuracy']:.3f} ± {default['shifted_accuracy_std']:.3f}")
+        line = (f"{reached}, gap closed {gap:.2f}, test accuracy {_change(drop)}: the {target:.0%} goal is "
                 + ("met." if met else f"NOT met{reason}."))
         if not np.isfinite(gap) and oracle is not None:
-            line = (f"- **{kind}**{held} at {share:.0%}: `{cfg.default}` reaches shifted accuracy {default['shifted_accuracy']:.3f} ± "
-                    f"{default['shifted_accuracy_std']:.3f}, test accuracy {_change(drop)}; the base model is already within "
-                    f"{MIN_GAP} of the cue-free oracle's shifted accuracy ({oracle['shifted_accuracy']:.3f}): it did not take "
-                    "the cue, so there is no gap to judge the goal by.")
+            line = (f"{reached}, test accuracy {_change(drop)}; the base model is already within {MIN_GAP} of the cue-free "
+                    f"oracle's shifted accuracy ({oracle['shifted_accuracy']:.3f}): it did not take the cue, so there is no "
+                    "gap to judge the goal by.")
         failed = oracle is not None and oracle["test_accuracy"] < default["test_accuracy"] - ORACLE_BEHIND
         if np.isfinite(gap) and (gap > ORACLE_BEATEN or failed):
             found = f" (shifted {oracle['shifted_accuracy']:.3f}, test {oracle['test_accuracy']:.3f})" if oracle else ""
-            line = (f"- **{kind}**{held} at {share:.0%}: `{cfg.default}` reaches shifted accuracy {default['shifted_accuracy']:.3f} ± "
-                    f"{default['shifted_accuracy_std']:.3f}, test accuracy {_change(drop)}; the cue-free oracle{found} did "
-                    "not learn the task, so there is no gap to judge the goal by.")
+            line = (f"{reached}, test accuracy {_change(drop)}; the cue-free oracle{found} did not learn the task, so there "
+                    "is no gap to judge the goal by.")
     kept = [r for r in methods if r["test_accuracy_drop"] <= MAX_TEST_DROP and r["loss"] != cfg.default]
     if kept:
         best = max(kept, key=lambda r: r["shifted_accuracy"])
