@@ -53,6 +53,7 @@ GROUPS: dict[str, tuple[type, dict[str, str]]] = {
         "unlabeled_batch": "TRAIN_UNLABELED_BATCH", "guidance_weight": "TRAIN_GUIDANCE_WEIGHT",
         "class_weight": "TRAIN_CLASS_WEIGHT", "cyborg_alpha": "CYBORG_ALPHA", "seed": "TRAIN_SEED",
         "batchnorm": "TRAIN_BATCHNORM", "pseudo_objects": "TRAIN_PSEUDO_OBJECTS", "keep_best": "TRAIN_KEEP_BEST",
+        "swap_fit": "TRAIN_SWAP_FIT",
     }),
     "superpixels": (SuperpixelParams, {
         "method": "SUPERPIXEL_METHOD", "segments": "SUPERPIXEL_SEGMENTS", "work_size": "SUPERPIXEL_SIZE",

@@ -30,14 +30,21 @@ suite_block suite-strategies strategies-suite --shares 0.02 --kinds background -
     --strategies gmm gmm_diverse wrong_first shortcut badge entropy
 suite_block gpu-resnet18 gpu-resnet18-suite --arch resnet18 --shares 0.02 0.05 \
     --kinds cast logo scale texture patch background companion --losses auto~pseudo
-suite_block gpu-resnet18-128 gpu-resnet18-128-suite --arch resnet18 --image-size 128 --shares 0.02 0.05 --kinds patch \
-    --losses auto~pseudo
+suite_block gpu-resnet18-128 gpu-resnet18-128-suite --arch resnet18 --image-size 128 --shares 0.02 0.05 \
+    --kinds cast logo scale patch background --losses auto~pseudo
 suite_block gpu-resnet18-224 gpu-resnet18-224-suite --arch resnet18 --image-size 224 --shares 0.02 --kinds patch \
     --losses auto~pseudo
 suite_block suite-background-600 background-600-suite --shares 0.05 --kinds background --losses auto~pseudo
 suite_block suite-scale-600 scale-600-suite --shares 0.05 --kinds scale --losses auto~pseudo --chosen-on texture companion
 suite_block suite-cast-600 cast-600-suite --shares 0.05 --kinds cast --losses auto~pseudo --chosen-on texture companion
-suite_block gpu-cnn-600 gpu-cnn-600-suite --shares 0.02 0.05 --kinds background --losses auto~pseudo
+suite_block gpu-cnn-600 gpu-cnn-600-suite --shares 0.02 0.05 --kinds cast logo scale texture patch background companion \
+    --losses auto~pseudo
+suite_block gpu-fit gpu-fit-suite --shares 0.05 --kinds cast logo scale texture patch background companion \
+    --losses auto~pseudo~fit --default auto~pseudo~fit
+suite_block gpu-fit-resnet18-128 gpu-fit-resnet18-128-suite --arch resnet18 --image-size 128 --shares 0.05 --kinds scale \
+    --losses auto~pseudo~fit --default auto~pseudo~fit
+suite_block suite-fit fit-suite --shares 0.05 --kinds scale background --losses auto~pseudo auto~pseudo~fit \
+    --default auto~pseudo~fit
 
 scripts/keep_cells.sh shortcut-check
 if [ -d out/shortcut-check ]; then

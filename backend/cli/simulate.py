@@ -42,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
     found.add_argument("--losses", nargs="+", default=None,
                        help=f"any of {', '.join(LOSSES)}; append /click, /box or /mask for the simulated annotation, ~jtt to "
                             "draw the labelled images the model starts wrong or least sure on as often as the rest, ~pseudo to swap "
-                            "their backgrounds too around the guided model's attention (both: ~jtt~pseudo), :METHOD "
+                            "their backgrounds too around the guided model's attention (both: ~jtt~pseudo), ~fit to paste each swapped "
+                            "object where the partner's object was and at its size, :METHOD "
                             "(gradcam, gradcam++, hirescam, cam) to rank and train with that attention method; or a SAL "
                             f"condition: {', '.join(SAL_CONDITIONS)} (default: {defaults.losses}, with --suite "
                             f"{suite.methods})")

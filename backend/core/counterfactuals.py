@@ -6,7 +6,8 @@
 - :func:`randomize_ignored`: what the annotator marked to ignore (with a box or an object mask: all
   outside it) is replaced by the same pixels of another image of the batch, so it cannot carry the class.
 - :func:`paste_on_partners`: every annotated object on another annotated image's emptied background, to ask
-  which of the two a decision follows (the shortcut report's test; the swap term trains on a share of them).
+  which of the two a decision follows (the shortcut report's test; the swap term trains on a share of them);
+  with ``fit``, at the place and size of the partner's own object, so that neither can carry the class either.
 - :func:`input_gradient_share`: Right for the Right Reasons (Ross et al. 2017), normalised: the share of
   the squared input gradient of the log-probabilities that falls inside the ignored regions.
 
@@ -18,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 EPS = 1e-8
+MAX_FIT = 2.0  # a fitted object grows or shrinks by at most this factor
 
 
 def _dilate(masks: torch.Tensor, pixels: int = 1) -> torch.Tensor:
@@ -47,30 +49,63 @@ def partners(labels: torch.Tensor, usable: torch.Tensor, generator: torch.Genera
     return chosen
 
 
+def fit_objects(images: torch.Tensor, objects: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each image's object moved onto the centre of its target mask and scaled (aspect kept, by at most
+    ``MAX_FIT``x either way) to the target's area: (images, objects) of the moved objects. An object whose size or
+    place goes with its class would otherwise carry that class onto any background."""
+    count, _, height, width = images.shape
+    ys = torch.linspace(-1.0, 1.0, height, device=images.device)
+    xs = torch.linspace(-1.0, 1.0, width, device=images.device)
+
+    def centre_and_area(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        area = masks.flatten(1).sum(1).clamp_min(1.0)
+        return (masks.sum(1) * xs).sum(1) / area, (masks.sum(2) * ys).sum(1) / area, area
+
+    x_from, y_from, area_from = centre_and_area(objects)
+    x_to, y_to, area_to = centre_and_area(targets)
+    scale = (area_to / area_from).sqrt().clamp(1.0 / MAX_FIT, MAX_FIT)
+    theta = torch.zeros(count, 2, 3, device=images.device)  # output position -> where to read in the source
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / scale
+    theta[:, 0, 2] = x_from - x_to / scale
+    theta[:, 1, 2] = y_from - y_to / scale
+    grid = F.affine_grid(theta, [count, 1, height, width], align_corners=True)
+    weight = objects.unsqueeze(1)  # sampled premultiplied, so the object's edge does not take its old background's colour
+    moved = F.grid_sample(torch.cat([images * weight, weight], 1), grid, align_corners=True, padding_mode="zeros")
+    coverage = moved[:, -1:]
+    return moved[:, :-1] / coverage.clamp_min(EPS), (coverage[:, 0] > 0.5).to(objects.dtype)
+
+
 def paste_on_partners(images: torch.Tensor, objects: torch.Tensor, labels: torch.Tensor,
-                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                      generator: torch.Generator, fit: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each image with an object and a label pasted onto a partner's emptied background (of another class where
-    there is one). Returns (pasted images, partner index or -1, emptied backgrounds of every image)."""
+    there is one); with ``fit``, where the partner's object was and at its size (:func:`fit_objects`). Returns
+    (pasted images, partner index or -1, emptied backgrounds of every image)."""
     has_object = objects.flatten(1).amax(1) > 0.5
     known = has_object & (labels >= 0)
     source = partners(labels, known, generator)
     source[~known] = -1
     emptied = remove_objects(images, objects)
     out = images.clone()
-    for i in torch.nonzero(source >= 0).flatten().tolist():
-        mask = objects[i].unsqueeze(0)
-        out[i] = images[i] * mask + emptied[source[i]] * (1 - mask)
+    moving = torch.nonzero(source >= 0).flatten()
+    if not len(moving):
+        return out, source, emptied
+    pieces, masks = images[moving], objects[moving]
+    if fit:
+        pieces, masks = fit_objects(pieces, masks, objects[source[moving]])
+    masks = masks.unsqueeze(1)
+    out[moving] = pieces * masks + emptied[source[moving]] * (1 - masks)
     return out, source, emptied
 
 
 def swap_backgrounds(images: torch.Tensor, objects: torch.Tensor, labels: torch.Tensor, share: float,
-                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Counterfactual batch: about ``share`` of the images with an object get another image's emptied background.
+                     generator: torch.Generator, fit: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Counterfactual batch: about ``share`` of the images with an object get another image's emptied background
+    (with ``fit``, at the place and size of that image's object).
 
     Returns (images, blanks): the new images (labels unchanged) and the emptied backgrounds of the images
     that lent one, to be trained towards a uniform prediction.
     """
-    pasted, source, emptied = paste_on_partners(images, objects, labels, generator)
+    pasted, source, emptied = paste_on_partners(images, objects, labels, generator, fit)
     picked = (source >= 0) & (torch.rand(len(labels), generator=generator) < share)
     out = torch.where(picked[:, None, None, None], pasted, images)
     lenders = torch.unique(source[picked]) if picked.any() else torch.zeros(0, dtype=torch.long)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from scipy.ndimage import binary_dilation
+from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
@@ -41,6 +42,7 @@ EMBEDDING_COMPONENTS = 8
 SWAP_ROUNDS = 4  # backgrounds each annotated object is moved onto: 50 annotated objects make 200 moves
 FLIP_FLOOR = 0.01  # a context that changes fewer than 1 in 100 right decisions is not called a shortcut
 CONFIDENCE_Z = 1.645  # one-sided 95%
+CUE_NEIGHBOURS = 15  # a colour is attended when most of this many off-object cells nearest to it are hot
 
 
 @dataclass
@@ -101,6 +103,7 @@ class Findings:
     scatter: np.ndarray  # (N,) share of the hot attention outside the peak's own box
     suspicion: np.ndarray  # (N,) in [0, 1]: doubt x (1 + off-object share, else scatter) / 2; the ``shortcut`` queue
     errors: np.ndarray  # indices of labelled tasks the model gets wrong
+    cue: np.ndarray  # (N, h, w) bool: the cells each suspected group's member is flagged for (the cue)
 
     @property
     def suspected(self) -> list[Group]:
@@ -133,10 +136,44 @@ def hot_cells(attention: np.ndarray) -> np.ndarray:
 
 def off_object_share(hot: np.ndarray, objects: np.ndarray) -> np.ndarray:
     """(N,) share of each map's hot cells off its object, the object grown by one cell (a CAM cell's blur)."""
-    grown = np.stack([binary_dilation(o) for o in objects]) if len(objects) else objects
     count = hot.reshape(len(hot), -1).sum(axis=1)
-    off = (hot & ~grown).reshape(len(hot), -1).sum(axis=1)
+    off = (hot & ~grown(objects)).reshape(len(hot), -1).sum(axis=1)
     return np.where(count > 0, off / np.maximum(count, 1), 0.0)
+
+
+def grown(objects: np.ndarray) -> np.ndarray:
+    """(N, h, w) objects grown by one cell across each edge: a CAM cell is blurred over its neighbours."""
+    return np.stack([binary_dilation(o) for o in objects]) if len(objects) else objects
+
+
+def cue_regions(hot: np.ndarray, objects: np.ndarray, known: np.ndarray, colours: np.ndarray | None,
+                groups: list[Group]) -> np.ndarray:
+    """(N, h, w) bool: where each member of ``groups`` is flagged for looking, i.e. the cue the report names. Of the
+    hot cells (off the object where it is annotated), those whose colour the group looks at wherever it shows off
+    its annotated objects: most of the ``CUE_NEIGHBOURS`` off-object cells nearest in colour are hot. A cue is what
+    the model attends to whenever it is there, so this keeps it on the images without an annotated object and drops
+    the attention's blur over the background. Where no colour is attended that way (a tint everywhere, looked at in
+    part) or there are no colours, every such hot cell."""
+    flagged = np.zeros_like(hot)
+    for group in groups:
+        members = group.members
+        annotated = known[members]
+        candidate = hot[members].copy()
+        candidate[annotated] &= ~objects[members[annotated]]
+        flagged[members] = candidate
+        if colours is None:
+            continue
+        tint = np.asarray(colours[members], dtype=np.float32)
+        off = ~grown(objects[members[annotated]])
+        seen, looked = tint[annotated][off], hot[members[annotated]][off]
+        if len(seen) < CUE_NEIGHBOURS:
+            continue
+        nearest = cKDTree(seen).query(tint[candidate], k=CUE_NEIGHBOURS)[1]
+        attended = candidate.copy()
+        attended[candidate] = looked[nearest].mean(axis=1) > 0.5
+        if attended[annotated].any():
+            flagged[members] = attended
+    return flagged
 
 
 def peak_scatter(attention: np.ndarray) -> np.ndarray:
@@ -304,4 +341,6 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
     # raises it at most twofold, since a diffuse cue (a texture, a colour cast) leaves no place to point at.
     suspicion = doubt * (1.0 + np.where(np.isnan(off), scatter, off)) / 2.0
     errors = np.flatnonzero((labels >= 0) & (predicted != labels))
-    return Findings(groups, context, object_, flips, moves, off, scatter, suspicion, errors)
+    objects = np.zeros_like(hot) if evidence.objects is None else np.asarray(evidence.objects, bool)
+    cue = cue_regions(hot, objects, known, evidence.colours, [g for g in groups if g.suspected])
+    return Findings(groups, context, object_, flips, moves, off, scatter, suspicion, errors, cue)

@@ -6,8 +6,8 @@ a share of annotated images (the simulator's ``random`` / ``auto`` cell). Each v
 training images as a project's tasks (classes known for all, objects for the annotated share) and scored:
 
 - ``flagged``: the report says the version uses a shortcut (wanted for the base, not for the oracle);
-- ``precision``: of the hot attention cells the suspected groups point at (off the object where it is annotated),
-  the share on the cue (16x16 cells; a cell counts when it or an edge neighbour touches a cue pixel: the small CNN's
+- ``precision``: of the cells the report flags in its suspected groups (``Findings.cue``: hot attention off the
+  object where it is annotated, elsewhere the hot cells coloured like the group's off-object ones), the share on the cue (16x16 cells; a cell counts when it or an edge neighbour touches a cue pixel: the small CNN's
   CAM has 4-pixel cells but each is blurred over its neighbours);
 - ``auc``: the suspicion score ranking the cue-conflicting training images above the rest;
 - ``affected``: the share of tasks in suspected groups (should shrink after guidance).
@@ -31,9 +31,10 @@ from sklearn.metrics import roc_auc_score
 
 from backend.active.pool import POOL_ATTENTION_SIDE
 from backend.core.maps import colour_thumbnail, downsample_maps
-from backend.core.shortcuts import SWAP_ROUNDS, Evidence, Findings, discover, hot_cells, swap_test
+from backend.core.shortcuts import SWAP_ROUNDS, Evidence, Findings, discover, swap_test
 from backend.evaluation.dataset import load_dataset
 from backend.evaluation.simulation import SimConfig, Simulator, model_outputs
+from backend.evaluation.suite import SuiteConfig
 from backend.evaluation.synthetic import CUE_KINDS, BiasSpec, write_dataset
 
 logger = logging.getLogger(__name__)
@@ -42,18 +43,20 @@ GOALS = {"precision": 0.8, "flagged_base": 0.9, "flagged_oracle": 0.1, "auc": 0.
 # learned the task. Set after the first four seeds had been scored (see reliance_table).
 LEARNED = 0.8  # test accuracy of a version that learned the task
 RELIES = 0.1  # shifted accuracy this far below the test accuracy: the version relies on the cue
-RULE = 2  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt)
+RULE = 3  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt; 3: the
+# flagged cells of unannotated members are the ones coloured like the group's off-object attention)
 
 
 @dataclass
 class CheckConfig:
     kinds: tuple[str, ...] = CUE_KINDS
-    seeds: int = 5
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     train_images: int = 1000  # as the bias suite: the oracle needs about this many to learn the stripes
     bias: float = 0.97
     share: float = 0.05  # annotated share: objects known to the report, images the default method guides with
-    method: str = "auto"
-    steps: int = 300
+    method: str = SuiteConfig().default  # the product's default, as the bias suite runs it
+    steps: int = SuiteConfig().sim.train.steps
+    device: str = "cpu"  # where models train and run (see SimConfig.device)
 
 
 def cells(masks: list[np.ndarray], side: int = POOL_ATTENTION_SIDE) -> np.ndarray:
@@ -89,12 +92,7 @@ def _spread(values: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
 
 def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflicting: np.ndarray) -> dict[str, Any]:
     """The report of one version against the known cue."""
-    hot = hot_cells(evidence.attention)
-    pointed = np.zeros_like(hot)
-    for group in findings.suspected:
-        pointed[group.members] = hot[group.members]
-    known = np.asarray(evidence.object_known, bool)
-    pointed[known] &= ~evidence.objects[known]
+    pointed = findings.cue
     total = int(pointed.sum())
     auc = float(roc_auc_score(conflicting, findings.suspicion)) if 0 < conflicting.sum() < len(conflicting) else None
     return {
@@ -120,7 +118,7 @@ def _guided(sim: Simulator, method: str, seed: int, folder: Path) -> tuple[torch
     path, picked = folder / f"guided-{method}.pt", folder / f"guided-{method}.npy"
     if path.is_file() and picked.is_file():
         model = copy.deepcopy(sim.base)
-        model.load_state_dict(torch.load(path, weights_only=True))
+        model.load_state_dict(torch.load(path, weights_only=True, map_location="cpu"))
         return model.eval(), np.load(picked)
     guided, _, annotated = sim.guide("random", method, seed)
     torch.save(guided.state_dict(), path)
@@ -140,7 +138,8 @@ def check_one(kind: str, seed: int, out: Path, cfg: CheckConfig) -> list[dict[st
     data = load_dataset(write_dataset(folder / "data", spec))
     budget = max(1, round(cfg.share * cfg.train_images))
     sim = Simulator(data, replace(SimConfig(), strategies=["random"], losses=[cfg.method], budget=budget, rounds=1,
-                                  seeds=[seed], train=replace(SimConfig().train, steps=cfg.steps)), folder, progress=False)
+                                  seeds=[seed], train=replace(SimConfig().train, steps=cfg.steps), device=cfg.device),
+                    folder, progress=False)
     with open(folder / "data" / "train.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     cue = cue_cells([np.asarray(Image.open(folder / "data" / r["cue_mask"])) > 127 for r in rows])
@@ -167,7 +166,7 @@ def check_one(kind: str, seed: int, out: Path, cfg: CheckConfig) -> list[dict[st
 def run_check(out: Path, cfg: CheckConfig, report_only: bool = False) -> list[dict[str, Any]]:
     """Run (or resume) every kind x seed and write the table; with ``report_only``, the table of the finished ones."""
     out.mkdir(parents=True, exist_ok=True)
-    pairs = [(kind, seed) for seed in range(cfg.seeds) for kind in cfg.kinds]
+    pairs = [(kind, seed) for seed in cfg.seeds for kind in cfg.kinds]
     if report_only:
         pairs = [(kind, seed) for kind, seed in pairs if _scored(out / f"{kind}-{seed}.json")]
     rows = [row for kind, seed in pairs for row in check_one(kind, seed, out, cfg)]

@@ -63,7 +63,7 @@ METHOD_SEPARATOR = ":"  # "click:hirescam": rank and train with that attention m
 # "auto~jtt": the labelled images' classification draws reweighted (backend/training/reweighting.py); "auto~pseudo":
 # their backgrounds swapped around the guided model's attention (backend/training/pseudo_objects.py); both: "~jtt~pseudo"
 OPTION_SEPARATOR = "~"
-OPTIONS = ("jtt", "pseudo")
+OPTIONS = ("jtt", "pseudo", "fit")
 # a full name: LOSS[/ANNOTATOR][~OPTION...][:METHOD]
 
 
@@ -270,7 +270,8 @@ class Simulator:
             data = prepare([examples[i] for i in order], [train.images[i] for i in order], cfg.image_size, self.superpixels)
             fine_tune(model, cfg.arch, data, replace(self._train_config(loss_name, seed * 1000 + round_, cfg.train.steps, method),
                                                       reweight="jtt" if "jtt" in options else "none",
-                                                      pseudo_objects="pseudo" in options), extra=extra, device=self.device)
+                                                      pseudo_objects="pseudo" in options, swap_fit="fit" in options),
+                     extra=extra, device=self.device)
             test, shifted = self.evaluate_model(model)
             records.append(_records(strategy, loss, seed, round_, int(annotated.sum()), seconds, mix, test, shifted))
         return model, records, annotated

@@ -132,9 +132,9 @@ def load_reports(project: ProjectDir) -> list[dict[str, Any]]:
 
 
 def draw_report(project: ProjectDir, record: dict[str, Any], pictures: dict[Any, np.ndarray],
-                attention: dict[Any, np.ndarray]) -> None:
+                attention: dict[Any, np.ndarray], flagged: dict[Any, np.ndarray] | None = None) -> None:
     """``shortcuts.png``: a row per suspected group (every group when none is), its examples with their attention
-    laid over in red."""
+    laid over in red and the cells the report flags as the cue (``flagged``: (h, w) bool per task) framed in yellow."""
     rows = shown_groups(record)
     sheet = Image.new("RGB", (EXAMPLES * TILE + 8, max(1, len(rows)) * (TILE + 22) + 4), "white")
     pen = ImageDraw.Draw(sheet)
@@ -152,11 +152,22 @@ def draw_report(project: ProjectDir, record: dict[str, Any], pictures: dict[Any,
             red[..., 0] = 255
             alpha = Image.fromarray((np.clip(heat, 0, 1) * 150).astype(np.uint8))
             tile.paste(Image.fromarray(red), (0, 0), alpha)
+            _frame_cells(tile, (flagged or {}).get(task))
             sheet.paste(tile, (4 + c * TILE, top + 16))
     project.shortcut_png.parent.mkdir(parents=True, exist_ok=True)
     tmp = project.shortcut_png.with_name(".tmp-" + project.shortcut_png.name)
     sheet.save(tmp, format="PNG")
     tmp.replace(project.shortcut_png)
+
+
+def _frame_cells(tile: Image.Image, cells: np.ndarray | None) -> None:
+    """Outline each flagged cell of a (h, w) grid laid over the tile."""
+    if cells is None:
+        return
+    pen, (rows, cols) = ImageDraw.Draw(tile), cells.shape
+    for y, x in zip(*np.nonzero(cells)):
+        pen.rectangle([x * TILE // cols, y * TILE // rows, (x + 1) * TILE // cols - 1, (y + 1) * TILE // rows - 1],
+                      outline=(255, 220, 0))
 
 
 def write_shortcut_report(project: ProjectDir, version: str, classes: list[str], scored: ScoredTasks,
@@ -168,7 +179,9 @@ def write_shortcut_report(project: ProjectDir, version: str, classes: list[str],
     save_report(project, record)
     index = {t: i for i, t in enumerate(scored.task_ids)}
     pictures = read_pictures(example_tasks(record))
-    draw_report(project, record, pictures, {t: scored.attention[index[t]] for t in pictures if t in index})
+    shown = [t for t in pictures if t in index]
+    draw_report(project, record, pictures, {t: scored.attention[index[t]] for t in shown},
+                {t: findings.cue[index[t]] for t in shown})
     logger.info("project %s: %s %s a shortcut (%d groups, %.0f%% of the tasks in suspected ones)", project.key,
                 version, "uses" if record["uses_shortcut"] else "shows no sign of", len(record["groups"]),
                 100 * record["affected_share"])

@@ -68,6 +68,7 @@ class TrainConfig:
     counterfactual_share: float = 0.75  # swap: share of the annotated images of a batch shown on another background
     reweight: str = "none"  # jtt: the extra images the model starts wrong or least sure on fill half their draws
     pseudo_objects: bool = True  # from half-way on, swap the extra images' backgrounds too, around the model's attention
+    swap_fit: bool = False  # swapped objects take the place and size of the partner's object (a size or place cue)
     keep_best: bool = True  # go back to the second half's best point where the end lost accuracy on labelled images
 
 
@@ -184,7 +185,8 @@ def fine_tune(
         inputs, labels = batch.inputs, batch.labels
         blanks = inputs[:0]
         if augmentation in ("swap", "auto"):
-            inputs, blanks = swap_backgrounds(inputs, batch.objects.float(), labels, config.counterfactual_share, augmenter)
+            inputs, blanks = swap_backgrounds(inputs, batch.objects.float(), labels, config.counterfactual_share, augmenter,
+                                              config.swap_fit)
         if augmentation in ("randomize", "auto"):
             ignore = batch.ignore.float()
             if augmentation == "auto":  # only where no object is known: those images were swapped instead
@@ -208,7 +210,7 @@ def fine_tune(
             extra_inputs = extra[0][pick]
             if pseudo is not None:  # their emptied backgrounds are not trained on: a pseudo-mask may leave object behind
                 extra_inputs, _ = swap_backgrounds(extra_inputs, pseudo[pick].float(), extra[1][pick],
-                                                   config.counterfactual_share, augmenter)
+                                                   config.counterfactual_share, augmenter, config.swap_fit)
             inputs, labels = torch.cat([inputs, extra_inputs]), torch.cat([labels, extra[1][pick]])
         if len(blanks):  # emptied backgrounds: no class to find, the prediction should say so
             inputs, labels = torch.cat([inputs, blanks]), torch.cat([labels, torch.full((len(blanks),), UNIFORM)])

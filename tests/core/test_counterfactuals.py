@@ -1,8 +1,10 @@
 import torch
 
 from backend.core.counterfactuals import (
+    fit_objects,
     input_gradient_share,
     partners,
+    paste_on_partners,
     randomize_ignored,
     remove_objects,
     swap_backgrounds,
@@ -71,3 +73,31 @@ def test_input_gradient_share_is_zero_where_nothing_is_ignored_and_positive_wher
 def test_uniform_loss_is_zero_only_for_uniform_predictions():
     assert uniform_loss(torch.zeros(3, 4)).abs().item() < 1e-6
     assert uniform_loss(torch.tensor([[5.0, 0.0]])).item() > 0.5
+
+
+def test_a_fitted_object_takes_the_place_and_size_of_the_target_and_keeps_its_colour():
+    images = torch.zeros(1, 3, 32, 32)
+    objects = torch.zeros(1, 32, 32)
+    images[0, :, 2:6, 2:6], objects[0, 2:6, 2:6] = 7.0, 1.0  # 4x4 top left
+    target = torch.zeros(1, 32, 32)
+    target[0, 20:28, 20:28] = 1.0  # 8x8 bottom right
+    moved, mask = fit_objects(images, objects, target)
+    ys, xs = torch.nonzero(mask[0], as_tuple=True)
+    assert 49 <= int(mask.sum()) <= 81 and abs(ys.float().mean() - 23.5) < 1 and abs(xs.float().mean() - 23.5) < 1
+    assert torch.allclose(moved[0][:, mask[0] > 0], torch.tensor(7.0), atol=1e-4)
+    huge = torch.ones(1, 32, 32)  # growth is capped: at most twice the side
+    assert int(fit_objects(images, objects, huge)[1].sum()) <= 64
+
+
+def test_fitted_pasting_moves_objects_onto_the_partner_object_s_place():
+    images, objects, labels = _batch()
+    objects[1], objects[3] = 0.0, 0.0
+    images[1, :, 2:4, 2:4], images[3, :, 2:4, 2:4] = 1.0, 3.0
+    objects[1, 5:7, 5:7], objects[3, 5:7, 5:7] = 1.0, 1.0  # the class-1 objects sit elsewhere
+    images[1, :, 5:7, 5:7], images[3, :, 5:7, 5:7] = 11.0, 13.0
+    plain, source, _ = paste_on_partners(images, objects, labels, torch.Generator().manual_seed(0))
+    fitted, again, _ = paste_on_partners(images, objects, labels, torch.Generator().manual_seed(0), fit=True)
+    assert torch.equal(source, again)
+    for i in (0, 2):  # a class-0 object lands where its class-1 partner's object was, not where it sat
+        assert fitted[i, 0, 5, 5] == 10.0 + i and plain[i, 0, 2, 2] == 10.0 + i
+        assert fitted[i, 0, 2, 2] == float(int(source[i]))  # its old place shows the partner's background

@@ -31,6 +31,23 @@ def test_a_model_that_decides_by_a_patch_is_flagged_and_the_patch_is_named():
     assert set(np.flatnonzero(conflicting)) <= set(order[: 3 * conflicting.sum()])  # cue-conflicting tasks first
 
 
+def test_the_cue_is_flagged_on_every_member_by_its_colour_not_the_object_it_also_attends_to():
+    evidence, _ = shortcut_project(shortcut=True, partial=True)
+    found = discover(evidence)
+    assert found.suspected
+    hot = hot_cells(evidence.attention)
+    members = np.concatenate([g.members for g in found.suspected])
+    others = members[~evidence.object_known[members]]
+    on_object = hot & evidence.objects
+    assert on_object[others].sum() == len(others)  # each attends to one object cell ...
+    assert not (found.cue[others] & evidence.objects[others]).any()  # ... which is not flagged
+    assert np.array_equal(found.cue[others], (hot & ~evidence.objects)[others])  # the patch is
+    evidence.colours[:] = 120  # a colour everywhere, attended in part, tells nothing: every hot cell
+    assert np.array_equal(discover(evidence).cue[others], hot[others])
+    evidence.colours = None
+    assert np.array_equal(discover(evidence).cue[others], hot[others])
+
+
 def test_a_model_that_looks_at_the_object_is_not_flagged():
     evidence, _ = shortcut_project(shortcut=False)
     found = discover(evidence)

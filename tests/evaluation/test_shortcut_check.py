@@ -6,14 +6,18 @@ from tests.support.shortcut_project import shortcut_project
 
 
 def _cue_of(evidence):
-    """The patch cells of the simulated project: where its colour differs from the grey background."""
-    return np.any(evidence.colours != 120, axis=-1)
+    """The patch cells of the simulated project: red or blue, unlike the grey background and the green object."""
+    tint = evidence.colours.astype(int)
+    return np.abs(tint[..., 0] - tint[..., 2]) > 100
 
 
 def test_a_flagged_patch_shortcut_scores_high_precision_and_auc_and_a_sound_model_is_not_flagged():
     biased, conflicting = shortcut_project(shortcut=True)
     row = score(discover(biased), biased, _cue_of(biased), conflicting)
     assert row["flagged"] and row["precision"] == 1.0 and row["auc"] > 0.9 and row["affected"] > 0.9
+    partial, conflicting = shortcut_project(shortcut=True, partial=True)
+    row = score(discover(partial), partial, _cue_of(partial), conflicting)
+    assert row["flagged"] and row["precision"] == 1.0  # the object cell it also attends to is not flagged
     sound, conflicting = shortcut_project(shortcut=False)
     row = score(discover(sound), sound, _cue_of(sound), conflicting)
     assert not row["flagged"] and row["precision"] is None and row["affected"] == 0.0

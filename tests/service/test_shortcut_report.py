@@ -2,11 +2,14 @@ import json
 
 import numpy as np
 import torch
+from PIL import Image
 
 from backend.core.examples import Example
 from backend.models.architectures import build_model
 from backend.service.scoring import ScoredTasks
 from backend.service.shortcut_report import (
+    TILE,
+    draw_report,
     example_tasks,
     gather_evidence,
     load_reports,
@@ -65,3 +68,16 @@ def test_evidence_swaps_the_annotated_objects_and_the_report_lands_beside_the_mo
     write_shortcut_report(project, "v0002", ["a", "b"], scored, evidence, pictures)
     project.shortcut_reports.joinpath("broken.json").write_text("{")
     assert [r["version"] for r in load_reports(project)] == ["v0001", "v0002"]  # oldest first, broken skipped
+
+
+def test_the_png_frames_the_cells_the_report_flags_as_the_cue(tmp_path):
+    project = ProjectDir(tmp_path, 5)
+    record = {"groups": [{"predicted_class": "a", "tasks": 3, "off_object": 0.9, "suspected": True, "examples": [7, 8]}]}
+    pictures = {7: np.zeros((20, 20, 3), np.uint8), 8: np.zeros((20, 20, 3), np.uint8)}
+    flagged = np.zeros((4, 4), bool)
+    flagged[3, 3] = True  # the bottom-right cell of the first example only
+    draw_report(project, record, pictures, {t: np.zeros((4, 4)) for t in pictures}, {7: flagged})
+    sheet = np.asarray(Image.open(project.shortcut_png).convert("RGB")).astype(int)
+    yellow = (sheet[..., 0] > 200) & (sheet[..., 1] > 180) & (sheet[..., 2] < 60)
+    ys, xs = np.nonzero(yellow)
+    assert len(ys) and xs.min() >= 4 + 3 * TILE // 4 and xs.max() < 4 + TILE  # within that cell of the first tile

@@ -6,10 +6,11 @@ from backend.core.shortcuts import Evidence
 SIDE = 16
 
 
-def shortcut_project(shortcut: bool, n: int = 240, seed: int = 0) -> tuple[Evidence, np.ndarray]:
-    """Two classes; each task has an object (a 4x4 square somewhere) and a red 2x2 patch elsewhere. A shortcut model
-    attends to the patch and its swapped predictions follow the background; a sound one attends to the object.
-    Returns the evidence and which tasks contradict the cue (their patch says the other class)."""
+def shortcut_project(shortcut: bool, n: int = 240, seed: int = 0, partial: bool = False) -> tuple[Evidence, np.ndarray]:
+    """Two classes; each task has an object (a green 4x4 square somewhere) and a red or blue 2x2 patch elsewhere. A
+    shortcut model attends to the patch (``partial``: and to one cell of the object) and its swapped predictions
+    follow the background; a sound one attends to the object. Returns the evidence and which tasks contradict the
+    cue (their patch says the other class)."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % 2
     conflicting = rng.random(n) < 0.05
@@ -20,10 +21,13 @@ def shortcut_project(shortcut: bool, n: int = 240, seed: int = 0) -> tuple[Evide
     for i in range(n):
         oy, ox = rng.integers(0, 6, size=2)
         objects[i, oy:oy + 4, ox:ox + 4] = True
+        colours[i, oy:oy + 4, ox:ox + 4] = (60, 170, 60)
         py, px = rng.integers(11, 14, size=2)
         colours[i, py:py + 2, px:px + 2] = (230, 40, 40) if cue[i] == 0 else (40, 90, 230)
         y, x, size = (py, px, 2) if shortcut else (oy, ox, 4)
         attention[i, y:y + size, x:x + size] = 1.0
+        if partial:
+            attention[i, oy + 1, ox + 1] = 0.8
     attention += rng.random(attention.shape).astype(np.float32) * 0.1
     decided = cue if shortcut else labels
     confidence = np.where(conflicting & shortcut, 0.6, 0.95)  # the shortcut model is less sure where they disagree
