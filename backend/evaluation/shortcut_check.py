@@ -1,13 +1,15 @@
 """Does the shortcut report find the cue nobody marked? Checked on the bias suite's kinds, where the cue is known.
 
 Per kind and seed a suite dataset is generated (its cue pixels and cue class recorded per image), a base model is
-trained on the biased split and an oracle on the cue-free one, and the base is fine-tuned by the default method on
-a share of annotated images (the simulator's ``random`` / ``auto`` cell). Each version's report is computed over the
-training images as a project's tasks (classes known for all, objects for the annotated share) and scored:
+trained on the biased split and an oracle on the cue-free one, and the base is fine-tuned by the suite's default
+method on a share of annotated images picked at random (the simulator's ``random`` cell). Each version's report is
+computed over the training images as a project's tasks (classes known for all, objects for the annotated share) and
+scored:
 
 - ``flagged``: the report says the version uses a shortcut (wanted for the base, not for the oracle);
 - ``precision``: of the cells the report flags in its suspected groups (``Findings.cue``: hot attention off the
-  object where it is annotated, elsewhere the hot cells coloured like the group's off-object ones), the share on the cue (16x16 cells; a cell counts when it or an edge neighbour touches a cue pixel: the small CNN's
+  object where it is annotated, elsewhere the hot cells coloured like the group's attended off-object ones), the
+  share on the cue (16x16 cells; a cell counts when it or an edge neighbour touches a cue pixel: the small CNN's
   CAM has 4-pixel cells but each is blurred over its neighbours);
 - ``auc``: the suspicion score ranking the cue-conflicting training images above the rest;
 - ``affected``: the share of tasks in suspected groups (should shrink after guidance).
@@ -92,8 +94,7 @@ def _spread(values: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
 
 def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflicting: np.ndarray) -> dict[str, Any]:
     """The report of one version against the known cue."""
-    pointed = findings.cue
-    total = int(pointed.sum())
+    total = int(findings.cue.sum())
     auc = float(roc_auc_score(conflicting, findings.suspicion)) if 0 < conflicting.sum() < len(conflicting) else None
     return {
         "rule": RULE,
@@ -102,7 +103,7 @@ def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflic
         "context_accuracy": findings.context_accuracy,
         "object_accuracy": findings.object_accuracy,
         "affected": round(findings.affected_share, 4),
-        "precision": round(float((pointed & cue_cells).sum() / total), 4) if total else None,
+        "precision": round(float((findings.cue & cue_cells).sum() / total), 4) if total else None,
         "auc": None if auc is None else round(auc, 4),
         "groups": len(findings.groups),
         "suspected": [g.describe() for g in findings.suspected],
