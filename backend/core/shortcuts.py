@@ -146,6 +146,13 @@ def grown(objects: np.ndarray) -> np.ndarray:
     return np.stack([binary_dilation(o) for o in objects]) if len(objects) else objects
 
 
+def off_known_objects(hot: np.ndarray, objects: np.ndarray, known: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """(M, h, w) the members' hot cells, off the object where it is annotated."""
+    cells = hot[members].copy()
+    cells[known[members]] &= ~np.asarray(objects)[members[known[members]]].astype(bool)
+    return cells
+
+
 def cue_regions(hot: np.ndarray, objects: np.ndarray, known: np.ndarray, colours: np.ndarray | None,
                 groups: list[Group]) -> np.ndarray:
     """(N, h, w) bool: where each member of ``groups`` is flagged for looking, i.e. the cue the report names. Of the
@@ -158,8 +165,7 @@ def cue_regions(hot: np.ndarray, objects: np.ndarray, known: np.ndarray, colours
     for group in groups:
         members = group.members
         annotated = known[members]
-        candidate = hot[members].copy()
-        candidate[annotated] &= ~objects[members[annotated]]
+        candidate = off_known_objects(hot, objects, known, members)
         flagged[members] = candidate
         if colours is None:
             continue
@@ -285,8 +291,7 @@ def _group(evidence: Evidence, members: np.ndarray, hot: np.ndarray, known: np.n
     labels = np.asarray(evidence.labels)
     annotated = members[known[members]]
     labelled = members[labels[members] >= 0]
-    cells = hot[members].copy()
-    cells[known[members]] &= ~np.asarray(evidence.objects)[annotated].astype(bool)
+    cells = off_known_objects(hot, evidence.objects, known, members)
     if not cells.any():
         cells = hot[members]
     density = hot[members].mean(axis=0)

@@ -28,12 +28,11 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from scipy.ndimage import binary_dilation
 from sklearn.metrics import roc_auc_score
 
 from backend.active.pool import POOL_ATTENTION_SIDE
 from backend.core.maps import colour_thumbnail, downsample_maps
-from backend.core.shortcuts import SWAP_ROUNDS, Evidence, Findings, discover, swap_test
+from backend.core.shortcuts import SWAP_ROUNDS, Evidence, Findings, discover, grown, swap_test
 from backend.evaluation.dataset import load_dataset
 from backend.evaluation.simulation import SimConfig, Simulator, model_outputs
 from backend.evaluation.suite import SuiteConfig
@@ -68,8 +67,7 @@ def cells(masks: list[np.ndarray], side: int = POOL_ATTENTION_SIDE) -> np.ndarra
 
 def cue_cells(masks: list[np.ndarray], side: int = POOL_ATTENTION_SIDE) -> np.ndarray:
     """(N, side, side) bool: cells touched by the cue, grown by one cell across each edge."""
-    touched = downsample_maps(np.stack([m.astype(np.float32) for m in masks]), side) > 0
-    return np.stack([binary_dilation(t) for t in touched])
+    return grown(downsample_maps(np.stack([m.astype(np.float32) for m in masks]), side) > 0)
 
 
 def evidence_for(model: torch.nn.Module, sim: Simulator, known: np.ndarray) -> Evidence:
