@@ -59,11 +59,12 @@ def main() -> None:
         config = LabelConfig.parse(client.projects.get(project).label_config)
         samples = {s.image.name: s for s in load_dataset(demo.data).splits["train"]}
         head = demo.queue.order[: args.batch]
+        annotated = time.time()
         for task_id in head:
             sample = samples[Path(client.tasks.get(str(task_id)).data["image"]).name]
             mask = np.asarray(Image.open(sample.mask)) > 0
+            annotated = time.time()  # the last annotation's request: its webhook may start the run before it returns
             client.annotations.create(id=task_id, result=click_annotation(config, sample.label, mask)["result"])
-        annotated = time.time()
         print(f"{len(head)} annotations made; waiting for the next queue ...", flush=True)
         status = {}
         while time.time() < annotated + args.timeout:
@@ -84,7 +85,7 @@ def main() -> None:
             "annotations": len(head),
             "busy_processes": args.busy,
             "seconds_to_new_queue": round(reached - annotated, 1),
-            "waiting_for_the_run": round(status["started"] - annotated, 1),
+            "waiting_for_the_run": round(status["started"] - annotated, 2),
             "run_until_published": manifest.metrics.get("seconds"),
             "train_steps": demo.settings.train.steps,
             "stages": {name: stage.get("seconds") for name, stage in stages.items()},

@@ -64,4 +64,4 @@ def test_feedback_bench_reaches_a_new_queue_with_one_prediction_per_task():
     assert report["tasks"] == 600 and report["annotations"] == 8 and report["label_studio_version"] == "v0001"
     assert report["predictions_per_task"] == [1, 1]
     assert set(report["stages"]) == set(STAGES) and report["push_tasks_per_second"] > 0
-    assert 0 < report["waiting_for_the_run"] < report["seconds_to_new_queue"]
+    assert 0 <= report["waiting_for_the_run"] < report["seconds_to_new_queue"]
