@@ -8,6 +8,9 @@
 - :func:`paste_on_partners`: every annotated object on another annotated image's emptied background, to ask
   which of the two a decision follows (the shortcut report's test; the swap term trains on a share of them);
   with ``fit``, at the place and size of the partner's own object, so that neither can carry the class either.
+- :func:`cut_on_partners`: every annotated object cut down to a smaller partner's object's area and shifted by
+  whole pixels to its place, on that partner's emptied background: the report's test of a cue the object carries
+  (its size, its place), with the object's own pixels, never resampled.
 - :func:`input_gradient_share`: Right for the Right Reasons (Ross et al. 2017), normalised: the share of
   the squared input gradient of the log-probabilities that falls inside the ignored regions.
 
@@ -49,6 +52,14 @@ def partners(labels: torch.Tensor, usable: torch.Tensor, generator: torch.Genera
     return chosen
 
 
+def object_partners(objects: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """:func:`partners` among the images with an object and a label; -1 for the others."""
+    known = (objects.flatten(1).amax(1) > 0.5) & (labels >= 0)
+    source = partners(labels, known, generator)
+    source[~known] = -1
+    return source
+
+
 def fit_objects(images: torch.Tensor, objects: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Each image's object moved onto the centre of its target mask and scaled (aspect kept, by at most
     ``MAX_FIT``x either way) to the target's area: (images, objects) of the moved objects. An object whose size or
@@ -80,10 +91,7 @@ def paste_on_partners(images: torch.Tensor, objects: torch.Tensor, labels: torch
     """Each image with an object and a label pasted onto a partner's emptied background (of another class where
     there is one); with ``fit``, where the partner's object was and at its size (:func:`fit_objects`). Returns
     (pasted images, partner index or -1, emptied backgrounds of every image)."""
-    has_object = objects.flatten(1).amax(1) > 0.5
-    known = has_object & (labels >= 0)
-    source = partners(labels, known, generator)
-    source[~known] = -1
+    source = object_partners(objects, labels, generator)
     emptied = remove_objects(images, objects)
     out = images.clone()
     moving = torch.nonzero(source >= 0).flatten()
@@ -94,6 +102,62 @@ def paste_on_partners(images: torch.Tensor, objects: torch.Tensor, labels: torch
         pieces, masks = fit_objects(pieces, masks, objects[source[moving]])
     masks = masks.unsqueeze(1)
     out[moving] = pieces * masks + emptied[source[moving]] * (1 - masks)
+    return out, source, emptied
+
+
+def cut_down(objects: torch.Tensor, areas: torch.Tensor) -> torch.Tensor:
+    """(B, S, S) masks peeled edge by edge (a pixel a step) until none is larger than its target area (or would
+    vanish): the object made smaller with its own pixels."""
+    masks = objects.clone()
+    for _ in range(max(objects.shape[-2:]) // 2):
+        peeled = 1.0 - F.max_pool2d(1.0 - masks.unsqueeze(1), 3, stride=1, padding=1).squeeze(1)
+        going = (masks.flatten(1).sum(1) > areas) & (peeled.flatten(1).sum(1) > 0)
+        if not going.any():
+            break
+        masks[going] = peeled[going]
+    return masks
+
+
+def shift(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """(B, C, S, S) images moved by whole pixels (zeros where nothing comes in)."""
+    count, _, height, width = images.shape
+    theta = torch.zeros(count, 2, 3, device=images.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+    theta[:, 0, 2] = -2.0 * cols / max(width - 1, 1)
+    theta[:, 1, 2] = -2.0 * rows / max(height - 1, 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=True)
+    return F.grid_sample(images, grid, mode="nearest", align_corners=True, padding_mode="zeros")
+
+
+def _centres(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    area = masks.flatten(1).sum(1).clamp_min(1.0)
+    rows = torch.arange(masks.shape[1], dtype=masks.dtype, device=masks.device)
+    cols = torch.arange(masks.shape[2], dtype=masks.dtype, device=masks.device)
+    return (masks.sum(2) * rows).sum(1) / area, (masks.sum(1) * cols).sum(1) / area
+
+
+def cut_on_partners(images: torch.Tensor, objects: torch.Tensor, labels: torch.Tensor,
+                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each image with an object and a label cut down to its partner's object's area (partners as in
+    :func:`paste_on_partners`; only those with a smaller object) and shifted by whole pixels to that object's
+    place, on the partner's emptied background. Returns (images, partner index or -1, emptied backgrounds)."""
+    source = object_partners(objects, labels, generator)
+    area = objects.flatten(1).sum(1)
+    paired = source >= 0
+    smaller = torch.zeros_like(paired)
+    smaller[paired] = area[source[paired]] < area[paired]
+    source[~smaller] = -1
+    emptied = remove_objects(images, objects)
+    out = images.clone()
+    moving = torch.nonzero(source >= 0).flatten()
+    if not len(moving):
+        return out, source, emptied
+    masks = cut_down(objects[moving], area[source[moving]])
+    (row_from, col_from), (row_to, col_to) = _centres(masks), _centres(objects[source[moving]])
+    rows, cols = (row_to - row_from).round(), (col_to - col_from).round()
+    moved = shift(torch.cat([images[moving] * masks.unsqueeze(1), masks.unsqueeze(1)], 1), rows, cols)
+    pieces, masks = moved[:, :-1], moved[:, -1:]
+    out[moving] = pieces + emptied[source[moving]] * (1 - masks)
     return out, source, emptied
 
 

@@ -15,6 +15,12 @@ cue-conflicting images, wrong on some) counts, and the model's own errors do not
 whose peak attention lies mostly off the object are then the suspected shortcuts, described by where that
 attention sits and what colour it has.
 
+A cue carried by the object itself (its size, its place) moves with it, so the same objects are also cut down to a
+smaller partner object's area (peeled edge by edge, never resampled: a resampled texture misleads sound models too)
+and shifted by whole pixels to its place. When the plain moves do not flip but more than ``FLIP_FLOOR`` of these
+cut moves do, the version decides by the object's size or place, and its groups whose attention rests on the object
+are the suspected ones.
+
 Everything here works on small arrays the queue's scoring already has (16x16 attention, embeddings, probabilities,
 16x16 colour thumbnails), so a report costs no second pass over the images.
 """
@@ -29,7 +35,7 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
-from backend.core.counterfactuals import paste_on_partners
+from backend.core.counterfactuals import cut_on_partners, paste_on_partners
 from backend.core.maps import downsample_maps
 
 HOT = 0.5  # a cell is part of where the decision rests when its attention is at least half the map's maximum
@@ -59,6 +65,8 @@ class Evidence:
     swapped: np.ndarray | None = None  # (N,) or (N, R): class predicted for the object on partners' backgrounds, -1: untested
     partner_labels: np.ndarray | None = None  # same shape: the annotated class of each background's task
     swap_unseen: bool = False  # the moved objects are of tasks the model was not trained on
+    cut: np.ndarray | None = None  # as ``swapped``, each object cut down to a smaller partner object's size and place
+    cut_partner_labels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.probabilities.shape[0])
@@ -79,6 +87,7 @@ class Group:
     extent: float  # share of the image the hot attention covers
     colour: tuple[int, int, int] | None  # mean colour where the attention is hot (off the object where known)
     suspected: bool = False
+    carrier: str = ""  # what carries the suspected shortcut: "context" (off the object) or "object" (its size or place)
     reasons: list[str] = field(default_factory=list)
 
     def describe(self, classes: list[str] | None = None) -> str:
@@ -99,6 +108,8 @@ class Findings:
     object_accuracy: float | None  # ... and on the objects' classes
     flips: int  # moves of a rightly classified object that took the background's class
     moves: int  # moves of rightly classified objects
+    cut_flips: int  # the same, each object cut down to a smaller partner object's size and place
+    cut_moves: int
     off_object: np.ndarray  # (N,) per task: measured where the object is annotated, else its group's share (NaN: unknown)
     scatter: np.ndarray  # (N,) share of the hot attention outside the peak's own box
     suspicion: np.ndarray  # (N,) in [0, 1]: doubt x (1 + off-object share, else scatter) / 2; the ``shortcut`` queue
@@ -110,9 +121,15 @@ class Findings:
         return [g for g in self.groups if g.suspected]
 
     @property
+    def carrier(self) -> str:
+        """"context" when, with 95% confidence, more than ``FLIP_FLOOR`` of the moved objects take their new
+        background's class; else "object" when more than that do cut down to the partner object's size and place;
+        else "" (no shortcut shown)."""
+        return _carrier(self.flips, self.moves, self.cut_flips, self.cut_moves)
+
+    @property
     def uses_shortcut(self) -> bool:
-        """With 95% confidence more than ``FLIP_FLOOR`` of the moved objects take their new background's class."""
-        return context_moves(self.flips, self.moves)
+        return bool(self.carrier)
 
     @property
     def affected_share(self) -> float:
@@ -182,6 +199,18 @@ def cue_regions(hot: np.ndarray, objects: np.ndarray, known: np.ndarray, colours
     return flagged
 
 
+def object_regions(hot: np.ndarray, objects: np.ndarray, known: np.ndarray, groups: list[Group]) -> np.ndarray:
+    """(N, h, w) bool: where each member of ``groups`` is flagged for looking when the object itself carries the
+    cue: its hot cells on the object (grown by a cell) where the object is annotated, else every hot cell."""
+    flagged = np.zeros_like(hot)
+    for group in groups:
+        members = group.members
+        flagged[members] = hot[members]
+        annotated = members[known[members]]
+        flagged[annotated] &= grown(objects[annotated])
+    return flagged
+
+
 def peak_scatter(attention: np.ndarray) -> np.ndarray:
     """(N,) share of each map's hot cells farther than a quarter of the side from its peak: attention that rests on
     more than one place (the object estimate where no object is annotated is the peak's neighbourhood)."""
@@ -196,12 +225,13 @@ def peak_scatter(attention: np.ndarray) -> np.ndarray:
 
 def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray, labels: np.ndarray,
               seed: int = 0, batch: int = 256, rounds: int = SWAP_ROUNDS,
-              movable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+              movable: np.ndarray | None = None, cut: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Each annotated object (normalised inputs, (M, S, S) masks at input size) pasted onto the emptied backgrounds
-    of ``rounds`` annotated tasks of another class: (M, rounds) arrays of the model's class for each move and of
-    that background's class (-1 where no partner). Partners are drawn within batches of ``batch``. ``movable``
-    (M,) bool: only those objects move (e.g. the ones the model was not trained on); every task lends its
-    background."""
+    of ``rounds`` annotated tasks of another class (with ``cut``, cut down to that task's object's size and shifted
+    to its place, where that object is smaller; :func:`cut_on_partners`):
+    (M, rounds) arrays of the model's class for each move and of that background's class (-1 where no partner).
+    Partners are drawn within batches of ``batch``. ``movable`` (M,) bool: only those objects move (e.g. the ones
+    the model was not trained on); every task lends its background."""
     movable = np.ones(len(labels), bool) if movable is None else np.asarray(movable, bool)
     generator = torch.Generator().manual_seed(seed)
     predicted, partner_labels = np.full((len(labels), rounds), -1), np.full((len(labels), rounds), -1)
@@ -213,7 +243,8 @@ def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray,
         for round_ in range(rounds):
             for start in range(0, len(labels), batch):
                 part = slice(start, start + batch)
-                pasted, source, _ = paste_on_partners(inputs[part], masks[part], targets[part], generator)
+                pasted, source, _ = (cut_on_partners if cut else paste_on_partners)(inputs[part], masks[part],
+                                                                                   targets[part], generator)
                 found = (source >= 0).numpy() & movable[part]
                 if found.any():
                     rows = np.arange(start, min(start + batch, len(labels)))[found]
@@ -244,6 +275,12 @@ def lower_bound(successes: int, trials: int, z: float = CONFIDENCE_Z) -> float:
 def context_moves(flips: int, moves: int) -> bool:
     """True when the flips show, with 95% confidence, that more than ``FLIP_FLOOR`` of the moves flip."""
     return lower_bound(flips, moves) > FLIP_FLOOR
+
+
+def _carrier(flips: int, moves: int, cut_flips: int, cut_moves: int) -> str:
+    if context_moves(flips, moves):
+        return "context"
+    return "object" if context_moves(cut_flips, cut_moves) else ""
 
 
 def count_flips(predicted: np.ndarray, labels: np.ndarray, swapped: np.ndarray, partner: np.ndarray) -> tuple[int, int]:
@@ -326,6 +363,11 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
     context = balanced_accuracy(swapped.ravel(), partner.ravel())
     object_ = balanced_accuracy(np.where(partner >= 0, swapped, -1).ravel(), np.repeat(labels, swapped.shape[1]))
     flips, moves = count_flips(predicted, labels, swapped, partner)
+    cut = np.full_like(swapped, -1) if evidence.cut is None else np.asarray(evidence.cut).reshape(n, -1)
+    cut_partner = (np.full_like(cut, -1) if evidence.cut_partner_labels is None
+                   else np.asarray(evidence.cut_partner_labels).reshape(n, -1))
+    cut_flips, cut_moves = count_flips(predicted, labels, cut, cut_partner)
+    carrier = _carrier(flips, moves, cut_flips, cut_moves)
     off = measured.copy()
     groups = [_group(evidence, members, hot, known, measured, predicted)
               for members in (_clusters(_features(evidence), predicted, seed) if n else [])]
@@ -333,11 +375,18 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
         if group.off_object is None:
             continue
         off[group.members[~known[group.members]]] = group.off_object
-        if context_moves(flips, moves) and group.off_object > OFF_OBJECT_LIMIT:
-            group.suspected = True
+        if carrier == "context" and group.off_object > OFF_OBJECT_LIMIT:
             group.reasons.append(f"{group.off_object:.0%} of the peak attention lies off the {group.evidence} annotated objects")
-            if group.errors:  # the model's errors in a suspected group share its shortcut
-                group.reasons.append(f"{group.errors} of its {group.labelled} labelled tasks are predicted against their class")
+        elif carrier == "object" and group.off_object <= OFF_OBJECT_LIMIT:
+            group.reasons.append(f"{1 - group.off_object:.0%} of the peak attention rests on the {group.evidence} annotated "
+                                 f"objects, and {cut_flips} of {cut_moves} objects cut down to a smaller object's size "
+                                 f"and place took its class ({flips} of {moves} at their own): their size or place "
+                                 "decides")
+        else:
+            continue
+        group.suspected, group.carrier = True, carrier
+        if group.errors:  # the model's errors in a suspected group share its shortcut
+            group.reasons.append(f"{group.errors} of its {group.labelled} labelled tasks are predicted against their class")
     confidence = evidence.probabilities[np.arange(n), np.where(labels >= 0, labels, predicted)]
     doubt = np.where(labels >= 0, 1.0 - confidence, 1.0 - evidence.probabilities.max(axis=1))
     scatter = peak_scatter(attention)
@@ -347,5 +396,6 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
     suspicion = doubt * (1.0 + np.where(np.isnan(off), scatter, off)) / 2.0
     errors = np.flatnonzero((labels >= 0) & (predicted != labels))
     objects = np.zeros_like(hot) if evidence.objects is None else np.asarray(evidence.objects, bool)
-    cue = cue_regions(hot, objects, known, evidence.colours, [g for g in groups if g.suspected])
-    return Findings(groups, context, object_, flips, moves, off, scatter, suspicion, errors, cue)
+    cue = (cue_regions(hot, objects, known, evidence.colours, [g for g in groups if g.carrier == "context"])
+           | object_regions(hot, objects, known, [g for g in groups if g.carrier == "object"]))
+    return Findings(groups, context, object_, flips, moves, cut_flips, cut_moves, off, scatter, suspicion, errors, cue)

@@ -6,7 +6,8 @@ method on a share of annotated images picked at random (the simulator's ``random
 computed over the training images as a project's tasks (classes known for all, objects for the annotated share) and
 scored:
 
-- ``flagged``: the report says the version uses a shortcut (wanted for the base, not for the oracle);
+- ``flagged``: the report says the version uses a shortcut (wanted for the base, not for the oracle), by the
+  background (plain moves) or by the object's size or place (cut moves, from rule 4 on);
 - ``precision``: of the cells the report flags in its suspected groups (``Findings.cue``: hot attention off the
   object where it is annotated, elsewhere the hot cells coloured like the group's attended off-object ones), the
   share on the cue (16x16 cells; a cell counts when it or an edge neighbour touches a cue pixel: the small CNN's
@@ -44,8 +45,10 @@ GOALS = {"precision": 0.8, "flagged_base": 0.9, "flagged_oracle": 0.1, "auc": 0.
 # learned the task. Set after the first four seeds had been scored (see reliance_table).
 LEARNED = 0.8  # test accuracy of a version that learned the task
 RELIES = 0.1  # shifted accuracy this far below the test accuracy: the version relies on the cue
-RULE = 3  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt; 3: the
-# flagged cells of unannotated members are the ones coloured like the group's off-object attention)
+RULE = 4  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt; 3: the
+# flagged cells of unannotated members are the ones coloured like the group's off-object attention; 4: the cut
+# moves test a cue the object carries)
+KEPT_RULES = (3, 4)  # rows a table may show: rule 3 lacks the cut moves (shown as "-"), the rest is unchanged
 
 
 @dataclass
@@ -74,13 +77,15 @@ def evidence_for(model: torch.nn.Module, sim: Simulator, known: np.ndarray) -> E
     """The report's inputs for the simulator's training images as a project's tasks."""
     out = model_outputs(model, sim.cfg.arch, sim.train.inputs)
     tested = np.flatnonzero(known)
-    swapped, partner_labels = swap_test(model, sim.train.inputs[tested],
-                                        np.stack([sim.train.eval_masks[i] for i in tested]), sim.train.labels[tested])
+    masks = np.stack([sim.train.eval_masks[i] for i in tested])
+    swapped, partner_labels = swap_test(model, sim.train.inputs[tested], masks, sim.train.labels[tested])
+    cut, cut_partner = swap_test(model, sim.train.inputs[tested], masks, sim.train.labels[tested], cut=True)
     return Evidence(
         probabilities=out.probabilities, attention=downsample_maps(out.maps, POOL_ATTENTION_SIDE),
         embeddings=out.embeddings, labels=sim.train.labels.copy(), objects=cells(sim.train.masks),
         object_known=known, colours=np.stack([colour_thumbnail(i, POOL_ATTENTION_SIDE) for i in sim.train.images]), swapped=_spread(swapped, tested, len(known)),
-        partner_labels=_spread(partner_labels, tested, len(known)),
+        partner_labels=_spread(partner_labels, tested, len(known)), cut=_spread(cut, tested, len(known)),
+        cut_partner_labels=_spread(cut_partner, tested, len(known)),
     )
 
 
@@ -98,6 +103,7 @@ def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflic
         "rule": RULE,
         "flagged": findings.uses_shortcut,
         "flips": findings.flips, "moves": findings.moves,
+        "cut_flips": findings.cut_flips, "cut_moves": findings.cut_moves, "carrier": findings.carrier,
         "context_accuracy": findings.context_accuracy,
         "object_accuracy": findings.object_accuracy,
         "affected": round(findings.affected_share, 4),
@@ -108,8 +114,8 @@ def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflic
     }
 
 
-def _scored(path: Path) -> bool:
-    return path.is_file() and all(row.get("rule") == RULE for row in json.loads(path.read_text()))
+def _scored(path: Path, rules: tuple[int, ...] = (RULE,)) -> bool:
+    return path.is_file() and all(row.get("rule") in rules for row in json.loads(path.read_text()))
 
 
 def _guided(sim: Simulator, method: str, seed: int, folder: Path) -> tuple[torch.nn.Module, np.ndarray]:
@@ -167,8 +173,10 @@ def run_check(out: Path, cfg: CheckConfig, report_only: bool = False) -> list[di
     out.mkdir(parents=True, exist_ok=True)
     pairs = [(kind, seed) for seed in cfg.seeds for kind in cfg.kinds]
     if report_only:
-        pairs = [(kind, seed) for kind, seed in pairs if _scored(out / f"{kind}-{seed}.json")]
-    rows = [row for kind, seed in pairs for row in check_one(kind, seed, out, cfg)]
+        pairs = [(kind, seed) for kind, seed in pairs if _scored(out / f"{kind}-{seed}.json", KEPT_RULES)]
+        rows = [row for kind, seed in pairs for row in json.loads((out / f"{kind}-{seed}.json").read_text())]
+    else:
+        rows = [row for kind, seed in pairs for row in check_one(kind, seed, out, cfg)]
     (out / "shortcut_check.json").write_text(json.dumps(rows, indent=1))
     (out / "shortcut_check.md").write_text(check_table(rows, cfg) + "\n" + reliance_table(rows))
     return rows
@@ -203,14 +211,17 @@ def check_table(rows: list[dict[str, Any]], cfg: CheckConfig) -> str:
     lines = [f"Goals: precision >= {GOALS['precision']}, flagged >= {GOALS['flagged_base']:.0%} of base versions and "
              f"<= {GOALS['flagged_oracle']:.0%} of oracles, AUC >= {GOALS['auc']} (base). {cfg.share:.0%} of "
              f"{cfg.train_images} training images annotated, bias {cfg.bias}.", "",
-             "| kind | version | seeds | shifted accuracy | moved objects flipped | flagged | precision | AUC (conflicting) | affected share |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| kind | version | seeds | shifted accuracy | moved objects flipped | cut moves flipped | flagged | precision | AUC (conflicting) | affected share |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for kind in [k for k in cfg.kinds if any(r["kind"] == k for r in rows)]:
         for version in dict.fromkeys(r["version"] for r in rows if r["kind"] == kind):
             some = [r for r in rows if r["kind"] == kind and r["version"] == version]
             flips = sum(r["flips"] for r in some), sum(r["moves"] for r in some)
+            cut = [r for r in some if "cut_moves" in r]  # rule 3 rows lack them
+            cuts = (f"{sum(r['cut_flips'] for r in cut)} of {sum(r['cut_moves'] for r in cut)}"
+                    + ("" if len(cut) == len(some) else f" ({len(cut)} seeds)") if cut else "-")
             lines.append(f"| {kind} | {version} | {len(some)} | {_stat(some, 'shifted_accuracy')} | "
-                         f"{flips[0]} of {flips[1]} | {np.mean([r['flagged'] for r in some]):.0%} | "
+                         f"{flips[0]} of {flips[1]} | {cuts} | {np.mean([r['flagged'] for r in some]):.0%} | "
                          f"{_stat(some, 'precision')} | {_stat(some, 'auc')} | {_stat(some, 'affected')} |")
     return "\n".join(lines) + "\n"
 

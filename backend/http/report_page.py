@@ -16,9 +16,26 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def _flipped(record: dict[str, Any]) -> str:
-    moves = record.get("swap_moves")
-    return f"{record.get('swap_flips', 0)} of {moves}" if moves else "-"
+def _flipped(record: dict[str, Any], prefix: str = "swap") -> str:
+    moves = record.get(f"{prefix}_moves")
+    return f"{record.get(f'{prefix}_flips', 0)} of {moves}" if moves else "-"
+
+
+def _carrier(record: dict[str, Any]) -> str:
+    """What the version decides by (reports written before the cut moves only knew the background)."""
+    return record.get("carrier", "context" if record["uses_shortcut"] else "")
+
+
+def _verdict(record: dict[str, Any]) -> str:
+    carrier = _carrier(record)
+    if carrier == "context":
+        return (f"uses a shortcut: {_flipped(record)} moves of a rightly classified object onto another class's "
+                "background changed its class to the background's")
+    if carrier == "object":
+        return (f"uses a shortcut carried by the object's size or place: {_flipped(record, 'cut')} moves of a "
+                "rightly classified object, cut down to a smaller object of another class and put in its place, "
+                f"changed its class (at its own size and place: {_flipped(record)})")
+    return "shows no sign of a shortcut: moved objects keep their class, at their own size and at another's"
 
 
 def trend(reports: list[dict[str, Any]]) -> str:
@@ -30,7 +47,8 @@ def trend(reports: list[dict[str, Any]]) -> str:
         return (f"{before['version']} showed no shortcut; {after['version']} "
                 f"{'does' if after['uses_shortcut'] else 'does not either'}.")
     if not after["uses_shortcut"]:
-        return f"The last batch removed it: {after['version']} no longer decides by the background ({before['version']} did)."
+        what = "the object's size or place" if _carrier(before) == "object" else "the background"
+        return f"The last batch removed it: {after['version']} no longer decides by {what} ({before['version']} did)."
     change = after["affected_share"] - before["affected_share"]
     verb = "shrank" if change < 0 else "did not shrink"
     return (f"The shortcut {verb}: {_percent(before['affected_share'])} of the tasks in suspected groups with "
@@ -42,7 +60,7 @@ def render_report(project: ProjectDir, reports: list[dict[str, Any]], label_stud
     newest = reports[-1]
     rows = "".join(
         f"<tr><td>{escape(str(r['version']))}</td><td>{'yes' if r['uses_shortcut'] else 'no'}</td>"
-        f"<td>{_flipped(r)}</td><td>{_percent(r.get('swap_follows_background'))}</td>"
+        f"<td>{_flipped(r)}</td><td>{_flipped(r, 'cut')}</td><td>{_percent(r.get('swap_follows_background'))}</td>"
         f"<td>{_percent(r['affected_share'])}</td><td>{int(r['error_count'])}</td></tr>" for r in reports)
     groups = "".join(_group(g, project.key, label_studio_url) for g in newest["groups"] if g["suspected"])
     picture = ""
@@ -51,9 +69,7 @@ def render_report(project: ProjectDir, reports: list[dict[str, Any]], label_stud
         picture = f'<h2>Examples</h2><img id="examples" alt="examples with their attention" src="data:image/png;base64,{data}">'
     moved = ("annotated tasks held out of its training" if newest.get("swap_unseen")
              else "annotated tasks, which it may have trained on")
-    verdict = (f"uses a shortcut: {_flipped(newest)} moves of a rightly classified object onto another class's "
-               "background changed its class to the background's" if newest["uses_shortcut"]
-               else "shows no sign of a shortcut: moved objects keep their class") + f" (objects of {moved})"
+    verdict = _verdict(newest) + f" (objects of {moved})"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shortcut report, project {escape(project.key)}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}}table{{border-collapse:collapse}}
@@ -62,7 +78,7 @@ td,th{{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}}img{{max-width
 <p id="verdict"><strong>{escape(str(newest['version']))}</strong> {verdict}.</p>
 <p id="trend">{escape(trend(reports))}</p>
 <h2>Versions</h2><table id="versions"><tr><th>version</th><th>shortcut</th><th>moved objects that took the
-background's class</th><th>swaps follow the background (balanced)</th><th>tasks in suspected groups</th><th>annotated tasks predicted wrong</th></tr>{rows}</table>
+background's class</th><th>... cut down to a smaller object's size and place</th><th>swaps follow the background (balanced)</th><th>tasks in suspected groups</th><th>annotated tasks predicted wrong</th></tr>{rows}</table>
 <h2>Suspected shortcuts of {escape(str(newest['version']))}</h2>{groups or '<p>None.</p>'}{picture}
 </body></html>"""
 

@@ -67,16 +67,18 @@ def gather_evidence(scored: ScoredTasks, labels: dict[Any, int], examples: list[
         tested.append(at)
         masks.append(resize_mask(mask, image_size, image_size))
         pictures.append(image)
-    swapped, partner = np.full((n, SWAP_ROUNDS), -1), np.full((n, SWAP_ROUNDS), -1)
+    moves = {cut: (np.full((n, SWAP_ROUNDS), -1), np.full((n, SWAP_ROUNDS), -1)) for cut in (False, True)}
     movable = np.array([scored.task_ids[i] in unseen for i in tested], bool)
     if tested:
-        found, partners = swap_test(model, to_batch(pictures, image_size), np.stack(masks),
-                                    np.array([labels.get(scored.task_ids[i], -1) for i in tested]), seed,
-                                    movable=movable if movable.any() else None)
-        swapped[tested], partner[tested] = found, partners
+        batch = to_batch(pictures, image_size)
+        classes = np.array([labels.get(scored.task_ids[i], -1) for i in tested])
+        for cut, (swapped, partner) in moves.items():
+            swapped[tested], partner[tested] = swap_test(model, batch, np.stack(masks), classes, seed,
+                                                         movable=movable if movable.any() else None, cut=cut)
     return Evidence(scored.probabilities, scored.attention.astype(np.float32), scored.embeddings,
                     np.array([labels.get(t, -1) for t in scored.task_ids]), objects, known, scored.colours,
-                    swapped, partner, swap_unseen=bool(movable.any()))
+                    *moves[False], swap_unseen=bool(movable.any()), cut=moves[True][0],
+                    cut_partner_labels=moves[True][1])
 
 
 def report_record(version: str, findings: Findings, task_ids: list[Any], classes: list[str]) -> dict[str, Any]:
@@ -95,14 +97,15 @@ def report_record(version: str, findings: Findings, task_ids: list[Any], classes
             "centre": [round(v, 3) for v in group.centre], "extent": round(group.extent, 4),
             "colour": None if group.colour is None else "#%02x%02x%02x" % group.colour,
             "class_mix": {classes[c] if c < len(classes) else str(c): int(k) for c, k in group.label_mix.items()},
-            "suspected": group.suspected, "reasons": group.reasons,
+            "suspected": group.suspected, "carrier": group.carrier, "reasons": group.reasons,
             "examples": [task_ids[i] for i in ranked[:EXAMPLES]],
         })
     return {
-        "version": version, "tasks": len(task_ids), "uses_shortcut": findings.uses_shortcut,
+        "version": version, "tasks": len(task_ids), "uses_shortcut": findings.uses_shortcut, "carrier": findings.carrier,
         "swap_follows_background": _rounded(findings.context_accuracy),
         "swap_follows_object": _rounded(findings.object_accuracy),
         "swap_flips": findings.flips, "swap_moves": findings.moves,
+        "cut_flips": findings.cut_flips, "cut_moves": findings.cut_moves,
         "affected_share": round(findings.affected_share, 4),
         "groups": groups,
         "attention_scatter": round(float(findings.scatter.mean()), 4) if len(findings.scatter) else None,

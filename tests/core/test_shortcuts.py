@@ -7,6 +7,7 @@ from backend.core.shortcuts import (
     context_moves,
     count_flips,
     discover,
+    grown,
     hot_cells,
     lower_bound,
     off_object_share,
@@ -133,3 +134,41 @@ def test_a_model_right_on_most_conflicting_images_is_still_caught_by_its_flips()
     evidence.swapped[tested[:4]] = evidence.partner_labels[tested[:4]]  # 4 of 24 moves follow the background
     found = discover(evidence)
     assert found.uses_shortcut and found.flips == 4 and found.context_accuracy < found.object_accuracy
+
+
+class CountsBrightPixels(torch.nn.Module):
+    """Class 1 when more than 8 pixels are bright: decides by the object's size, wherever it is."""
+
+    def forward(self, x):
+        area = (x[:, 0] > 0.5).flatten(1).sum(1).float()
+        return torch.stack([8.5 - area, area - 8.5], dim=1)
+
+
+def test_cut_moves_carry_the_partner_s_size_so_a_size_reader_follows_them():
+    images = torch.zeros(4, 3, 12, 12)
+    objects = np.zeros((4, 12, 12), bool)
+    objects[0, 1:3, 1:3] = objects[2, 7:9, 2:4] = True  # class 0: 2x2 objects
+    objects[1, 6:10, 6:10] = objects[3, 1:5, 7:11] = True  # class 1: 4x4 objects
+    images += torch.as_tensor(objects, dtype=torch.float32)[:, None]
+    labels = np.array([0, 1, 0, 1])
+    plain, partner = swap_test(CountsBrightPixels(), images, objects, labels)
+    assert np.array_equal(plain, np.repeat(labels[:, None], 4, 1))  # moved at its own size, an object keeps its class
+    cut, cut_partner = swap_test(CountsBrightPixels(), images, objects, labels, cut=True)
+    assert np.all(cut[[0, 2]] == -1)  # a small object has no smaller partner to be cut down to
+    assert np.all(cut_partner[[1, 3]] == 0) and np.all(cut[[1, 3]] == 0)  # cut to 2x2, the large ones read as small
+
+
+def test_a_cue_the_object_carries_is_named_when_only_cut_moves_flip():
+    evidence, _ = shortcut_project(shortcut=False)  # attention on the object; plain moves keep the class
+    evidence.cut, evidence.cut_partner_labels = evidence.partner_labels.copy(), evidence.partner_labels.copy()
+    found = discover(evidence)
+    assert found.uses_shortcut and found.carrier == "object" and found.cut_flips == found.cut_moves > 0
+    assert found.suspected and all(g.carrier == "object" for g in found.suspected)
+    assert any("size or place" in r for g in found.suspected for r in g.reasons)
+    known = evidence.object_known
+    assert found.cue.any() and not (found.cue[known] & ~grown(evidence.objects[known])).any()  # flagged on the object
+    evidence.cut = np.where(evidence.cut >= 0, evidence.labels[:, None], -1)  # cut objects keep their class
+    assert not discover(evidence).uses_shortcut
+    background, _ = shortcut_project(shortcut=True)
+    background.cut, background.cut_partner_labels = background.swapped.copy(), background.partner_labels.copy()
+    assert discover(background).carrier == "context"  # the plain moves already explain the cut ones

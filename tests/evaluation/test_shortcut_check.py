@@ -30,8 +30,10 @@ def test_cue_cells_grow_by_one_cell_and_the_table_has_every_version():
     assert cells.shape == (16, 16) and cells.sum() == 5 and cells[7, 7] and cells[6, 7] and not cells[6, 6]  # and its edge neighbours
     rows = [{"kind": "patch", "seed": s, "version": v, "shifted_accuracy": 0.5, "flagged": v == "base", "precision": 0.7,
              "auc": 0.9, "affected": 0.5, "flips": 3 if v == "base" else 0, "moves": 50} for s in (0, 1) for v in ("base", "oracle")]
+    rows[0] |= {"cut_flips": 20, "cut_moves": 40}  # rule 4; the other rows (rule 3) lack the fitted moves
     table = check_table(rows, CheckConfig())
-    assert "| patch | base | 2 | 0.500 ± 0.000 | 6 of 100 | 100% | 0.700 ± 0.000 |" in table and "| patch | oracle | 2 |" in table
+    assert "| patch | base | 2 | 0.500 ± 0.000 | 6 of 100 | 20 of 40 (1 seeds) | 100% | 0.700 ± 0.000 |" in table
+    assert "| patch | oracle | 2 | 0.500 ± 0.000 | 0 of 100 | - | 0% |" in table
 
 
 def test_versions_are_counted_by_what_they_do_not_by_their_role():

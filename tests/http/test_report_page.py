@@ -55,3 +55,13 @@ def test_trend_says_whether_the_last_batch_removed_the_shortcut():
     assert "did not shrink" in trend([_record("v0001", True, 0.3), _record("v0002", True, 0.5)])
     assert "no shortcut" in trend([_record("v0001", False, 0.0), _record("v0002", False, 0.0)])
     assert "Only one" in trend([_record("v0001", True, 0.6)])
+    sized = _record("v0001", True, 0.6) | {"carrier": "object"}
+    assert "by the object's size or place" in trend([sized, _record("v0002", False, 0.0)])
+
+
+def test_a_shortcut_the_object_carries_is_named_in_the_verdict(settings):
+    project = ProjectDir(settings.model_dir, 4)
+    save_report(project, _record("v0001", True, 0.6) | {"carrier": "object", "swap_flips": 0, "swap_moves": 50,
+                                                        "cut_flips": 21, "cut_moves": 50})
+    page = create_app(settings).test_client().get("/report?project=4").get_data(as_text=True)
+    assert "carried by the object's size or place: 21 of 50 moves" in page and "(at its own size and place: 0 of 50)" in page

@@ -39,13 +39,15 @@ def test_the_object_comes_from_painted_regions_else_boxes():
 def test_evidence_swaps_the_annotated_objects_and_the_report_lands_beside_the_models(tmp_path):
     scored = _scored()
     images = [np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8) for i in range(6)]
-    examples = [Example(100 + i, "", label=i % 2, boxes=[(20, 20, 60, 60)]) for i in range(6)]
+    examples = [Example(100 + i, "", label=i % 2, boxes=[(20, 20, 60, 60) if i % 2 == 0 else (30, 30, 50, 50)])
+                for i in range(6)]
     examples.append(Example(999, "", label=0, boxes=[(0, 0, 50, 50)]))  # not among the scored tasks: ignored
     labels = {e.task_id: e.label for e in examples}
     model = build_model("small_cnn", 2).eval()
     evidence = gather_evidence(scored, labels, examples, images + [images[0]], model, 32)
     assert evidence.object_known.sum() == 6 and np.all(evidence.partner_labels[:6] == (1 - np.arange(6) % 2)[:, None])
     assert np.all(evidence.swapped[:6] >= 0) and np.all(evidence.swapped[6:] == -1)
+    assert np.all(evidence.cut[0:6:2] >= 0) and np.all(evidence.cut[1:6:2] == -1)  # only larger objects are cut down
     assert evidence.objects[0, 6:10, 6:10].all() and not evidence.objects[0, 0, 0] and not evidence.swap_unseen
     held = gather_evidence(scored, labels, examples, images + [images[0]], model, 32, unseen={100, 103})
     moved = np.flatnonzero((held.swapped >= 0).any(1))
