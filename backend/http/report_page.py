@@ -26,6 +26,13 @@ def _carrier(record: dict[str, Any]) -> str:
     return record.get("carrier", "context" if record["uses_shortcut"] else "")
 
 
+def _strength(record: dict[str, Any]) -> float | None:
+    """Share of the moves of the version's own test (plain or cut) that flipped: how strongly the cue decides."""
+    prefix = "cut" if _carrier(record) == "object" else "swap"
+    moves = record.get(f"{prefix}_moves")
+    return record.get(f"{prefix}_flips", 0) / moves if moves else None
+
+
 def _verdict(record: dict[str, Any]) -> str:
     carrier = _carrier(record)
     if carrier == "context":
@@ -49,10 +56,16 @@ def trend(reports: list[dict[str, Any]]) -> str:
     if not after["uses_shortcut"]:
         what = "the object's size or place" if _carrier(before) == "object" else "the background"
         return f"The last batch removed it: {after['version']} no longer decides by {what} ({before['version']} did)."
-    change = after["affected_share"] - before["affected_share"]
-    verb = "shrank" if change < 0 else "did not shrink"
-    return (f"The shortcut {verb}: {_percent(before['affected_share'])} of the tasks in suspected groups with "
-            f"{before['version']}, {_percent(after['affected_share'])} with {after['version']}.")
+    share = (f"{_percent(before['affected_share'])} of the tasks in suspected groups with {before['version']}, "
+             f"{_percent(after['affected_share'])} with {after['version']}")
+    strength = _strength(before), _strength(after)
+    if _carrier(before) != _carrier(after) or None in strength:
+        verb = "shrank" if after["affected_share"] < before["affected_share"] else "did not shrink"
+        return f"The shortcut {verb}: {share}."
+    verb = "shrank" if strength[1] < strength[0] else "did not shrink"
+    test = "cut down to a smaller object" if _carrier(after) == "object" else "moved onto another class's background"
+    return (f"The shortcut {verb}: {_percent(strength[0])} of the rightly classified objects {test} took its class "
+            f"with {before['version']}, {_percent(strength[1])} with {after['version']} ({share}).")
 
 
 def render_report(project: ProjectDir, reports: list[dict[str, Any]], label_studio_url: str = "") -> str:

@@ -53,6 +53,9 @@ def test_basic_auth_covers_the_page(settings):
 def test_trend_says_whether_the_last_batch_removed_the_shortcut():
     assert "removed it" in trend([_record("v0001", True, 0.6), _record("v0002", False, 0.0)])
     assert "did not shrink" in trend([_record("v0001", True, 0.3), _record("v0002", True, 0.5)])
+    strong, weak = ({"carrier": "object", "cut_flips": flips, "cut_moves": 100} for flips in (92, 3))
+    said = trend([_record("v0001", True, 0.5) | strong, _record("v0002", True, 1.0) | weak])
+    assert "shrank: 92% of the rightly classified objects cut down" in said and "3% with v0002" in said
     assert "no shortcut" in trend([_record("v0001", False, 0.0), _record("v0002", False, 0.0)])
     assert "Only one" in trend([_record("v0001", True, 0.6)])
     sized = _record("v0001", True, 0.6) | {"carrier": "object"}
