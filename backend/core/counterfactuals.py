@@ -60,20 +60,25 @@ def object_partners(objects: torch.Tensor, labels: torch.Tensor, generator: torc
     return source
 
 
+def _centres(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    area = masks.flatten(1).sum(1).clamp_min(1.0)
+    rows = torch.arange(masks.shape[1], dtype=masks.dtype, device=masks.device)
+    cols = torch.arange(masks.shape[2], dtype=masks.dtype, device=masks.device)
+    return (masks.sum(2) * rows).sum(1) / area, (masks.sum(1) * cols).sum(1) / area
+
+
 def fit_objects(images: torch.Tensor, objects: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Each image's object moved onto the centre of its target mask and scaled (aspect kept, by at most
     ``MAX_FIT``x either way) to the target's area: (images, objects) of the moved objects. An object whose size or
     place goes with its class would otherwise carry that class onto any background."""
     count, _, height, width = images.shape
-    ys = torch.linspace(-1.0, 1.0, height, device=images.device)
-    xs = torch.linspace(-1.0, 1.0, width, device=images.device)
 
-    def centre_and_area(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        area = masks.flatten(1).sum(1).clamp_min(1.0)
-        return (masks.sum(1) * xs).sum(1) / area, (masks.sum(2) * ys).sum(1) / area, area
+    def centre(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # in affine_grid's [-1, 1] coordinates
+        rows, cols = _centres(masks)
+        return 2.0 * cols / max(width - 1, 1) - 1.0, 2.0 * rows / max(height - 1, 1) - 1.0
 
-    x_from, y_from, area_from = centre_and_area(objects)
-    x_to, y_to, area_to = centre_and_area(targets)
+    (x_from, y_from), (x_to, y_to) = centre(objects), centre(targets)
+    area_from, area_to = objects.flatten(1).sum(1).clamp_min(1.0), targets.flatten(1).sum(1).clamp_min(1.0)
     scale = (area_to / area_from).sqrt().clamp(1.0 / MAX_FIT, MAX_FIT)
     theta = torch.zeros(count, 2, 3, device=images.device)  # output position -> where to read in the source
     theta[:, 0, 0] = theta[:, 1, 1] = 1.0 / scale
@@ -127,13 +132,6 @@ def shift(images: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch
     theta[:, 1, 2] = -2.0 * rows / max(height - 1, 1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=True)
     return F.grid_sample(images, grid, mode="nearest", align_corners=True, padding_mode="zeros")
-
-
-def _centres(masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    area = masks.flatten(1).sum(1).clamp_min(1.0)
-    rows = torch.arange(masks.shape[1], dtype=masks.dtype, device=masks.device)
-    cols = torch.arange(masks.shape[2], dtype=masks.dtype, device=masks.device)
-    return (masks.sum(2) * rows).sum(1) / area, (masks.sum(1) * cols).sum(1) / area
 
 
 def cut_on_partners(images: torch.Tensor, objects: torch.Tensor, labels: torch.Tensor,
