@@ -11,6 +11,8 @@
 - :func:`cut_on_partners`: every annotated object cut down to a smaller partner's object's area and shifted by
   whole pixels to its place, on that partner's emptied background: the report's test of a cue the object carries
   (its size, its place), with the object's own pixels, never resampled.
+- :func:`hide_background`: part of an image's background filled by its mean colour, the object kept: the report's
+  test of where in the context a decision's cue lies.
 - :func:`input_gradient_share`: Right for the Right Reasons (Ross et al. 2017), normalised: the share of
   the squared input gradient of the log-probabilities that falls inside the ignored regions.
 
@@ -29,12 +31,24 @@ def _dilate(masks: torch.Tensor, pixels: int = 1) -> torch.Tensor:
     return F.max_pool2d(masks.unsqueeze(1), 2 * pixels + 1, stride=1, padding=pixels).squeeze(1)
 
 
+def _background_mean(images: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """(B, C, 1, 1) mean colour of each image where ``background`` ((B, 1, S, S)) is 1."""
+    return (images * background).sum(dim=(2, 3), keepdim=True) / background.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+
+
 def remove_objects(images: torch.Tensor, objects: torch.Tensor) -> torch.Tensor:
     """The images with each object (dilated by a pixel) filled by the mean colour of its own background."""
     covered = _dilate(objects).unsqueeze(1)
     background = 1.0 - covered
-    mean = (images * background).sum(dim=(2, 3), keepdim=True) / background.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
-    return images * background + mean * covered
+    return images * background + _background_mean(images, background) * covered
+
+
+def hide_background(images: torch.Tensor, objects: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+    """The images with their background inside ``regions`` ((B, S, S) masks) filled by the mean colour of their own
+    background, the object (dilated by a pixel) kept: what is left of a decision without that part of the context."""
+    background = 1.0 - _dilate(objects).unsqueeze(1)
+    hidden = regions.unsqueeze(1) * background
+    return images * (1.0 - hidden) + _background_mean(images, background) * hidden
 
 
 def partners(labels: torch.Tensor, usable: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

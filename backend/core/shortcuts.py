@@ -12,8 +12,14 @@ pasted onto the emptied backgrounds of annotated tasks of another class. A flip 
 right in its own image that takes the class of the background it is moved onto. A version uses a shortcut when,
 with 95% confidence, more than ``FLIP_FLOOR`` of those moves flip: a partial shortcut (a model right on most
 cue-conflicting images, wrong on some) counts, and the model's own errors do not (they are not flips). Its groups
-whose peak attention lies mostly off the object are then the suspected shortcuts, described by where that
-attention sits and what colour it has.
+whose peak attention lies mostly off the object, and every group of a class whose backgrounds turn moved objects
+into that class, are then the suspected shortcuts, described by where that attention sits and what colour it has.
+
+Attention is blurred over an object's surroundings, so a cue beside the object (a halo, a companion shape, a logo
+on its corner) cannot be told from the blur by attention alone. Where the moves show a context shortcut, the
+background of each moved object's own image is hidden block by block (filled by its mean colour): the blocks whose
+hiding costs the decision most are where the cue lies (:func:`locate_cues`), and the report names as the cue the
+cells coloured like those wherever else the group looks.
 
 A cue carried by the object itself (its size, its place) moves with it, so the same objects are also cut down to a
 smaller partner object's area (peeled edge by edge, never resampled: a resampled texture misleads sound models too)
@@ -35,7 +41,7 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
-from backend.core.counterfactuals import cut_on_partners, paste_on_partners
+from backend.core.counterfactuals import cut_on_partners, hide_background, paste_on_partners
 from backend.core.maps import downsample_maps
 
 HOT = 0.5  # a cell is part of where the decision rests when its attention is at least half the map's maximum
@@ -49,6 +55,8 @@ SWAP_ROUNDS = 4  # backgrounds each annotated object is moved onto: 50 annotated
 FLIP_FLOOR = 0.01  # a context that changes fewer than 1 in 100 right decisions is not called a shortcut
 CONFIDENCE_Z = 1.645  # one-sided 95%
 CUE_NEIGHBOURS = 15  # a colour is attended when most of this many off-object cells nearest to it are hot
+BLOCK_CELLS = 2  # the background is hidden in blocks of 2x2 attention cells (an 8x8 grid at 16x16)
+LOCATE_KEEP = 0.5  # a hidden block is part of the cue when it costs at least half the image's largest loss of margin
 
 
 @dataclass
@@ -67,6 +75,8 @@ class Evidence:
     swap_unseen: bool = False  # the moved objects are of tasks the model was not trained on
     cut: np.ndarray | None = None  # as ``swapped``, each object cut down to a smaller partner object's size and place
     cut_partner_labels: np.ndarray | None = None
+    located: np.ndarray | None = None  # (N, h, w) bool: cue cells found by hiding the background (:func:`locate_cues`)
+    # on the tasks whose objects moved; None where it was not run (the moves showed no context shortcut)
 
     def __len__(self) -> int:
         return int(self.probabilities.shape[0])
@@ -171,30 +181,40 @@ def off_known_objects(hot: np.ndarray, objects: np.ndarray, known: np.ndarray, m
 
 
 def cue_regions(hot: np.ndarray, objects: np.ndarray, known: np.ndarray, colours: np.ndarray | None,
-                groups: list[Group]) -> np.ndarray:
-    """(N, h, w) bool: where each member of ``groups`` is flagged for looking, i.e. the cue the report names. Of the
-    hot cells (off the object where it is annotated), those whose colour the group looks at wherever it shows off
-    its annotated objects: most of the ``CUE_NEIGHBOURS`` off-object cells nearest in colour are hot. A cue is what
-    the model attends to whenever it is there, so this keeps it on the images without an annotated object and drops
-    the attention's blur over the background. Where no colour is attended that way (a tint everywhere, looked at in
-    part) or there are no colours, every such hot cell."""
+                groups: list[Group], located: np.ndarray | None = None, teachers: np.ndarray | None = None) -> np.ndarray:
+    """(N, h, w) bool: where each member of ``groups`` is flagged for looking, i.e. the cue the report names. On
+    ``teachers`` (annotated tasks whose cue was ``located`` by hiding the background; without ``located``, every
+    task with an annotated object) the hot cells off the object (and located); on the others, the hot cells whose
+    colour the group looks at wherever it shows on its teachers: most of the ``CUE_NEIGHBOURS`` cells nearest in
+    colour, off the teachers' objects or on them (never looked at), are flagged there. A cue is what the model
+    attends to whenever it is there, so this keeps it on the images without an annotated object and drops the
+    object and the attention's blur over the background. Without ``located``, where no colour is attended that way
+    (a tint everywhere, looked at in part) or there are no colours, every such hot cell."""
+    teachers = known if teachers is None else teachers
     flagged = np.zeros_like(hot)
     for group in groups:
         members = group.members
-        annotated = known[members]
-        candidate = off_known_objects(hot, objects, known, members)
-        flagged[members] = candidate
+        taught = teachers[members]
+        looked = off_known_objects(hot, objects, known, members)
+        if located is not None:
+            looked[taught] &= located[members[taught]]
+        flagged[members] = looked if located is None else looked & taught[:, None, None]
         if colours is None:
             continue
         tint = np.asarray(colours[members], dtype=np.float32)
-        off = ~grown(objects[members[annotated]])
-        seen, looked = tint[annotated][off], hot[members[annotated]][off]
+        inside = np.asarray(objects[members[taught]], bool)
+        off = ~grown(inside)
+        seen = np.concatenate([tint[taught][off], tint[taught][inside]])
+        said = np.concatenate([looked[taught][off], np.zeros(int(inside.sum()), bool)])
         if len(seen) < CUE_NEIGHBOURS:
             continue
+        candidate = off_known_objects(hot, objects, known, members)
         nearest = cKDTree(seen).query(tint[candidate], k=CUE_NEIGHBOURS)[1]
         attended = candidate.copy()
-        attended[candidate] = looked[nearest].mean(axis=1) > 0.5
-        if attended[annotated].any():
+        attended[candidate] = said[nearest].mean(axis=1) > 0.5
+        if located is not None:
+            attended[taught] = looked[taught]
+        if located is not None or attended[taught].any():
             flagged[members] = attended
     return flagged
 
@@ -253,6 +273,80 @@ def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray,
     return predicted, partner_labels
 
 
+def _margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """How far each annotated class's logit leads the strongest other one."""
+    own = logits.gather(1, labels[:, None]).squeeze(1)
+    return own - logits.scatter(1, labels[:, None], float("-inf")).amax(1)
+
+
+def locate_cues(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray, labels: np.ndarray,
+                hot: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(M, h, w) bool: the hot cells off each object (``hot``: (M, h, w) attention cells; ``objects``: (M, S, S)
+    masks at input size) where hiding the background moves the decision. Each block of ``BLOCK_CELLS`` x
+    ``BLOCK_CELLS`` cells that holds such a cell has its background filled by the image's mean background colour
+    (:func:`hide_background`); the blocks that lower the annotated class's margin by at least ``LOCATE_KEEP`` of the
+    image's largest drop are kept (none where no block lowers it). Only candidate blocks are hidden, so the cost is
+    a forward pass per hot block."""
+    count, side, cells = len(labels), inputs.shape[-1], hot.shape[-1]
+    masks = torch.as_tensor(np.asarray(objects), dtype=torch.float32)
+    inside = downsample_maps(masks.numpy(), cells) >= 0.5
+    candidates = hot & ~inside
+    blocks = cells // BLOCK_CELLS
+    per_block = candidates[:, : blocks * BLOCK_CELLS, : blocks * BLOCK_CELLS].reshape(
+        count, blocks, BLOCK_CELLS, blocks, BLOCK_CELLS).any(axis=(2, 4))
+    jobs = np.argwhere(per_block)  # (image, block row, block column)
+    targets = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    edges = np.round(np.arange(blocks + 1) * BLOCK_CELLS * side / cells).astype(int)
+    drops = np.zeros((count, blocks, blocks), np.float32)
+    device = next(model.parameters(), torch.empty(0)).device
+    model = model.eval()
+    with torch.no_grad():
+        unhidden = torch.cat([_margin(model(inputs[s : s + batch].to(device)).cpu(), targets[s : s + batch])
+                              for s in range(0, count, batch)]) if count else torch.zeros(0)
+        for start in range(0, len(jobs), batch):
+            part = jobs[start : start + batch]
+            index = torch.as_tensor(part[:, 0])
+            regions = torch.zeros(len(part), side, side)
+            for k, (_, row, col) in enumerate(part):
+                regions[k, edges[row] : edges[row + 1], edges[col] : edges[col + 1]] = 1.0
+            hidden = hide_background(inputs[index], masks[index], regions)
+            margin = _margin(model(hidden.to(device)).cpu(), targets[index])
+            drops[part[:, 0], part[:, 1], part[:, 2]] = (unhidden[index] - margin).numpy()
+    largest = drops.reshape(count, -1).max(axis=1, initial=0.0)[:, None, None]
+    kept = (drops >= LOCATE_KEEP * largest) & (largest > 0) & per_block
+    cells_kept = np.zeros_like(candidates)
+    cells_kept[:, : blocks * BLOCK_CELLS, : blocks * BLOCK_CELLS] = np.repeat(np.repeat(kept, BLOCK_CELLS, 1), BLOCK_CELLS, 2)
+    return candidates & cells_kept
+
+
+def causal_tests(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray, labels: np.ndarray,
+                 hot: np.ndarray, seed: int = 0, movable: np.ndarray | None = None) -> dict[str, np.ndarray | None]:
+    """Everything the report asks of the model itself about M annotated tasks (normalised inputs, (M, S, S) object
+    masks, their classes, their (M, h, w) hot attention cells), as :class:`Evidence` fields for those rows: the
+    plain and cut moves (:func:`swap_test`) and, where the plain moves show a context shortcut, the cue located on
+    the moved objects' own images (:func:`locate_cues`; ``located`` None otherwise)."""
+    swapped, partner = swap_test(model, inputs, objects, labels, seed, movable=movable)
+    cut, cut_partner = swap_test(model, inputs, objects, labels, seed, movable=movable, cut=True)
+    device = next(model.parameters(), torch.empty(0)).device
+    with torch.no_grad():
+        predicted = np.concatenate([model.eval()(inputs[s : s + 256].to(device)).argmax(1).cpu().numpy()
+                                    for s in range(0, len(labels), 256)]) if len(labels) else np.zeros(0, int)
+    located = None
+    if context_moves(*count_flips(predicted, np.asarray(labels), swapped, partner)):
+        located = np.zeros(hot.shape, bool)
+        moved = np.flatnonzero((swapped >= 0).any(axis=1))
+        located[moved] = locate_cues(model, inputs[moved], np.asarray(objects)[moved], np.asarray(labels)[moved], hot[moved])
+    return {"swapped": swapped, "partner_labels": partner, "cut": cut, "cut_partner_labels": cut_partner,
+            "located": located}
+
+
+def on_tasks(rows: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """Per-row results of the tested tasks ``at`` spread over all ``n`` tasks: -1 (False for masks) elsewhere."""
+    out = np.zeros((n, *rows.shape[1:]), bool) if rows.dtype == bool else np.full((n, *rows.shape[1:]), -1, rows.dtype)
+    out[at] = rows
+    return out
+
+
 def balanced_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float | None:
     """Mean recall over the classes present (None without any tested task)."""
     tested = (predicted >= 0) & (labels >= 0)
@@ -288,6 +382,18 @@ def count_flips(predicted: np.ndarray, labels: np.ndarray, swapped: np.ndarray, 
     right = ((labels >= 0) & (predicted == labels))[:, None]
     moved = right & (swapped >= 0) & (partner >= 0) & (partner != labels[:, None])
     return int((moved & (swapped == partner)).sum()), int(moved.sum())
+
+
+def carried_classes(predicted: np.ndarray, labels: np.ndarray, swapped: np.ndarray,
+                    partner: np.ndarray) -> dict[int, tuple[int, int]]:
+    """The classes whose backgrounds turn moved objects into them, with their (flips, moves): with 95% confidence
+    more than ``FLIP_FLOOR`` of the moves onto backgrounds of that class flip (as :func:`count_flips`, per
+    background class)."""
+    right = ((labels >= 0) & (predicted == labels))[:, None]
+    moved = right & (swapped >= 0) & (partner >= 0) & (partner != labels[:, None])
+    counts = {int(c): (int((moved & (partner == c) & (swapped == c)).sum()), int((moved & (partner == c)).sum()))
+              for c in np.unique(partner[moved])}
+    return {c: found for c, found in counts.items() if context_moves(*found)}
 
 
 def _features(evidence: Evidence) -> np.ndarray:
@@ -368,16 +474,21 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
                    else np.asarray(evidence.cut_partner_labels).reshape(n, -1))
     cut_flips, cut_moves = count_flips(predicted, labels, cut, cut_partner)
     carrier = _carrier(flips, moves, cut_flips, cut_moves)
+    carried = carried_classes(predicted, labels, swapped, partner) if carrier == "context" else {}
     off = measured.copy()
     groups = [_group(evidence, members, hot, known, measured, predicted)
               for members in (_clusters(_features(evidence), predicted, seed) if n else [])]
     for group in groups:
-        if group.off_object is None:
-            continue
-        off[group.members[~known[group.members]]] = group.off_object
-        if carrier == "context" and group.off_object > OFF_OBJECT_LIMIT:
-            group.reasons.append(f"{group.off_object:.0%} of the peak attention lies off the {group.evidence} annotated objects")
-        elif carrier == "object" and group.off_object <= OFF_OBJECT_LIMIT:
+        if group.off_object is not None:
+            off[group.members[~known[group.members]]] = group.off_object
+        if carrier == "context" and (group.predicted_class in carried or (group.off_object or 0.0) > OFF_OBJECT_LIMIT):
+            if (group.off_object or 0.0) > OFF_OBJECT_LIMIT:
+                group.reasons.append(f"{group.off_object:.0%} of the peak attention lies off the {group.evidence} annotated objects")
+            if group.predicted_class in carried:
+                taken, onto = carried[group.predicted_class]
+                group.reasons.append(f"objects of other classes moved onto backgrounds of its class took its class in "
+                                     f"{taken} of {onto} moves")
+        elif carrier == "object" and group.off_object is not None and group.off_object <= OFF_OBJECT_LIMIT:
             group.reasons.append(f"{1 - group.off_object:.0%} of the peak attention rests on the {group.evidence} annotated "
                                  f"objects, and {cut_flips} of {cut_moves} objects cut down to a smaller object's size "
                                  f"and place took its class ({flips} of {moves} at their own): their size or place "
@@ -396,6 +507,8 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
     suspicion = doubt * (1.0 + np.where(np.isnan(off), scatter, off)) / 2.0
     errors = np.flatnonzero((labels >= 0) & (predicted != labels))
     objects = np.zeros_like(hot) if evidence.objects is None else np.asarray(evidence.objects, bool)
-    cue = (cue_regions(hot, objects, known, evidence.colours, [g for g in groups if g.carrier == "context"])
+    located = None if evidence.located is None else np.asarray(evidence.located, bool)
+    teachers = None if located is None else known & (swapped >= 0).any(axis=1)
+    cue = (cue_regions(hot, objects, known, evidence.colours, [g for g in groups if g.carrier == "context"], located, teachers)
            | object_regions(hot, objects, known, [g for g in groups if g.carrier == "object"]))
     return Findings(groups, context, object_, flips, moves, cut_flips, cut_moves, off, scatter, suspicion, errors, cue)

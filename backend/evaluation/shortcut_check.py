@@ -33,7 +33,7 @@ from sklearn.metrics import roc_auc_score
 
 from backend.active.pool import POOL_ATTENTION_SIDE
 from backend.core.maps import colour_thumbnail, downsample_maps
-from backend.core.shortcuts import SWAP_ROUNDS, Evidence, Findings, discover, grown, swap_test
+from backend.core.shortcuts import Evidence, Findings, causal_tests, discover, grown, hot_cells, on_tasks
 from backend.evaluation.dataset import load_dataset
 from backend.evaluation.simulation import SimConfig, Simulator, model_outputs
 from backend.evaluation.suite import SuiteConfig
@@ -45,10 +45,11 @@ GOALS = {"precision": 0.8, "flagged_base": 0.9, "flagged_oracle": 0.1, "auc": 0.
 # learned the task. Set after the first four seeds had been scored (see reliance_table).
 LEARNED = 0.8  # test accuracy of a version that learned the task
 RELIES = 0.1  # shifted accuracy this far below the test accuracy: the version relies on the cue
-RULE = 4  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt; 3: the
+RULE = 5  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt; 3: the
 # flagged cells of unannotated members are the ones coloured like the group's off-object attention; 4: the cut
-# moves test a cue the object carries)
-KEPT_RULES = (3, 4)  # rows a table may show: rule 3 lacks the cut moves (shown as "-"), the rest is unchanged
+# moves test a cue the object carries; 5: the cue located by hiding the background, every group of a class whose
+# backgrounds flip moved objects suspected, the teachers' object cells counted as not looked at)
+KEPT_RULES = (5,)  # rows a table may show (earlier rules flag other cells)
 
 
 @dataclass
@@ -76,23 +77,16 @@ def cue_cells(masks: list[np.ndarray], side: int = POOL_ATTENTION_SIDE) -> np.nd
 def evidence_for(model: torch.nn.Module, sim: Simulator, known: np.ndarray) -> Evidence:
     """The report's inputs for the simulator's training images as a project's tasks."""
     out = model_outputs(model, sim.cfg.arch, sim.train.inputs)
+    attention = downsample_maps(out.maps, POOL_ATTENTION_SIDE)
     tested = np.flatnonzero(known)
     masks = np.stack([sim.train.eval_masks[i] for i in tested])
-    swapped, partner_labels = swap_test(model, sim.train.inputs[tested], masks, sim.train.labels[tested])
-    cut, cut_partner = swap_test(model, sim.train.inputs[tested], masks, sim.train.labels[tested], cut=True)
+    tests = causal_tests(model, sim.train.inputs[tested], masks, sim.train.labels[tested], hot_cells(attention[tested]))
     return Evidence(
-        probabilities=out.probabilities, attention=downsample_maps(out.maps, POOL_ATTENTION_SIDE),
-        embeddings=out.embeddings, labels=sim.train.labels.copy(), objects=cells(sim.train.masks),
-        object_known=known, colours=np.stack([colour_thumbnail(i, POOL_ATTENTION_SIDE) for i in sim.train.images]), swapped=_spread(swapped, tested, len(known)),
-        partner_labels=_spread(partner_labels, tested, len(known)), cut=_spread(cut, tested, len(known)),
-        cut_partner_labels=_spread(cut_partner, tested, len(known)),
+        probabilities=out.probabilities, attention=attention, embeddings=out.embeddings, labels=sim.train.labels.copy(),
+        objects=cells(sim.train.masks), object_known=known,
+        colours=np.stack([colour_thumbnail(i, POOL_ATTENTION_SIDE) for i in sim.train.images]),
+        **{name: None if rows is None else on_tasks(rows, tested, len(known)) for name, rows in tests.items()},
     )
-
-
-def _spread(values: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
-    out = np.full((n, SWAP_ROUNDS), -1)
-    out[at] = values
-    return out
 
 
 def score(findings: Findings, evidence: Evidence, cue_cells: np.ndarray, conflicting: np.ndarray) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from backend.core.examples import Example
 from backend.core.maps import box_mask, downsample_maps, resize_map, resize_mask
-from backend.core.shortcuts import SWAP_ROUNDS, Evidence, Findings, discover, swap_test
+from backend.core.shortcuts import Evidence, Findings, causal_tests, discover, hot_cells, on_tasks
 from backend.models.inference import to_batch
 from backend.service.predictor import Predictor
 from backend.service.scoring import ScoredTasks
@@ -50,7 +50,7 @@ def object_box(example: Example) -> tuple[float, float, float, float] | None:
 def gather_evidence(scored: ScoredTasks, labels: dict[Any, int], examples: list[Example], images: list[np.ndarray],
                     model: torch.nn.Module, image_size: int, seed: int = 0, unseen: set[Any] = frozenset()) -> Evidence:
     """The report's evidence for the scored tasks: ``examples`` with their images (as read for training) give the
-    annotated objects and, through the swap test with ``model``, whether the decision follows them. Where some of
+    annotated objects and, through the causal tests with ``model`` (moves, cut moves, hidden background), whether the decision follows them and where its cue lies. Where some of
     them are ``unseen`` (task ids held out of the version's training), only their objects move: a version could
     have memorised the others' objects on their backgrounds."""
     n, side = len(scored.task_ids), scored.attention.shape[-1]
@@ -67,18 +67,17 @@ def gather_evidence(scored: ScoredTasks, labels: dict[Any, int], examples: list[
         tested.append(at)
         masks.append(resize_mask(mask, image_size, image_size))
         pictures.append(image)
-    moves = {cut: (np.full((n, SWAP_ROUNDS), -1), np.full((n, SWAP_ROUNDS), -1)) for cut in (False, True)}
-    movable = np.array([scored.task_ids[i] in unseen for i in tested], bool)
+    tests: dict[str, np.ndarray | None] = {}
     if tested:
-        batch = to_batch(pictures, image_size)
+        movable = np.array([scored.task_ids[i] in unseen for i in tested], bool)
         classes = np.array([labels.get(scored.task_ids[i], -1) for i in tested])
-        for cut, (swapped, partner) in moves.items():
-            swapped[tested], partner[tested] = swap_test(model, batch, np.stack(masks), classes, seed,
-                                                         movable=movable if movable.any() else None, cut=cut)
+        rows = causal_tests(model, to_batch(pictures, image_size), np.stack(masks), classes,
+                            hot_cells(scored.attention[tested].astype(np.float32)), seed,
+                            movable=movable if movable.any() else None)
+        tests = {name: None if found is None else on_tasks(found, np.array(tested), n) for name, found in rows.items()}
+        tests["swap_unseen"] = bool(movable.any())
     return Evidence(scored.probabilities, scored.attention.astype(np.float32), scored.embeddings,
-                    np.array([labels.get(t, -1) for t in scored.task_ids]), objects, known, scored.colours,
-                    *moves[False], swap_unseen=bool(movable.any()), cut=moves[True][0],
-                    cut_partner_labels=moves[True][1])
+                    np.array([labels.get(t, -1) for t in scored.task_ids]), objects, known, scored.colours, **tests)
 
 
 def report_record(version: str, findings: Findings, task_ids: list[Any], classes: list[str]) -> dict[str, Any]:

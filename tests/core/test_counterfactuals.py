@@ -4,6 +4,7 @@ from backend.core.counterfactuals import (
     cut_down,
     cut_on_partners,
     fit_objects,
+    hide_background,
     input_gradient_share,
     partners,
     paste_on_partners,
@@ -30,6 +31,18 @@ def test_removing_an_object_fills_it_with_its_background():
     emptied = remove_objects(images, objects)
     for i in range(4):
         assert torch.allclose(emptied[i], torch.full((3, 8, 8), float(i)))
+
+
+def test_hiding_fills_the_background_inside_the_region_and_keeps_the_object():
+    images, objects, _ = _batch()
+    images[0, :, 6:, 6:] = 5.0  # a mark in the corner of image 0's background
+    regions = torch.zeros(4, 8, 8)
+    regions[:, 1:, 1:] = 1.0  # a region over the object and the corner
+    hidden = hide_background(images, objects, regions)
+    mean = (images[0, 0].sum() - images[0, 0, 1:5, 1:5].sum()) / (64 - 16)  # background: all but the dilated object
+    assert torch.allclose(hidden[0, :, 6:, 6:], mean.expand(3, 2, 2))  # the mark is gone
+    assert torch.equal(hidden[:, :, 1:5, 1:5], images[:, :, 1:5, 1:5])  # the object and its rim stay
+    assert torch.equal(hidden[:, :, 0], images[:, :, 0])  # outside the region nothing changes
 
 
 def test_swapped_objects_keep_their_pixels_on_a_background_of_another_class():

@@ -4,11 +4,14 @@ import torch
 from backend.core.shortcuts import (
     FLIP_FLOOR,
     balanced_accuracy,
+    carried_classes,
+    causal_tests,
     context_moves,
     count_flips,
     discover,
     grown,
     hot_cells,
+    locate_cues,
     lower_bound,
     off_object_share,
     peak_scatter,
@@ -172,3 +175,74 @@ def test_a_cue_the_object_carries_is_named_when_only_cut_moves_flip():
     background, _ = shortcut_project(shortcut=True)
     background.cut, background.cut_partner_labels = background.swapped.copy(), background.partner_labels.copy()
     assert discover(background).carrier == "context"  # the plain moves already explain the cut ones
+
+
+class ReadsTheMark(torch.nn.Module):
+    """Class 1 when rows 0-3 of columns 12-15 are bright (a mark beside the object), plus a little of the object."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        mark = x[:, 0, 0:4, 12:16].mean(dim=(1, 2))
+        thing = x[:, 1, 4:12, 4:12].mean(dim=(1, 2))
+        score = self.scale * (4 * mark + 0.1 * thing - 1.0)
+        return torch.stack([-score, score], dim=1)
+
+
+def _marked(count: int = 8) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """16x16 images: an object (channel 1) in the middle; class 1 images carry the mark beside it."""
+    images = torch.zeros(count, 3, 16, 16)
+    objects = np.zeros((count, 16, 16), bool)
+    objects[:, 4:12, 4:12] = True
+    images[:, 1, 4:12, 4:12] = 1.0
+    labels = np.arange(count) % 2
+    images[labels == 1, 0, 0:4, 12:16] = 1.0
+    return images, objects, labels
+
+
+def test_hiding_the_background_locates_the_cue_and_not_the_blur_around_the_object():
+    images, objects, labels = _marked()
+    hot = np.zeros((8, 8, 8), bool)  # 8x8 attention cells of 2x2 pixels
+    hot[:, 0:2, 6:8] = True  # the mark
+    hot[:, 2, 2:6] = True  # blur above the object: hot, off it, but deciding nothing
+    located = locate_cues(ReadsTheMark(), images, objects, labels, hot)
+    assert np.array_equal(located[labels == 1], np.broadcast_to(hot[0] & (np.arange(8)[:, None] < 2), (4, 8, 8)))
+    assert not located[labels == 0].any()  # no mark there: hiding its place costs nothing
+
+
+def test_causal_tests_locate_only_when_the_moves_show_a_context_shortcut():
+    images, objects, labels = _marked()
+    hot = np.zeros((8, 8, 8), bool)
+    hot[:, 0:2, 6:8] = True
+    found = causal_tests(ReadsTheMark(), images, objects, labels, hot)
+    assert np.array_equal(found["swapped"], found["partner_labels"])  # the mark on the background decides
+    assert found["located"] is not None and found["located"][labels == 1].any()
+    images[:, 0] = 0.0
+    images[labels == 1, 1, 4:12, 4:12] = 30.0  # now only the object tells the classes apart
+    assert causal_tests(ReadsTheMark(), images, objects, labels, hot)["located"] is None
+
+
+def test_carried_classes_are_those_whose_backgrounds_turn_moved_objects_into_them():
+    labels = np.array([0] * 10 + [1] * 10)
+    partner = np.where(labels[:, None] == 0, 1, 0).repeat(4, axis=1)
+    swapped = np.where(labels[:, None] == 0, 1, 1).repeat(4, axis=1)  # class 1 backgrounds take every object, class 0 none
+    assert carried_classes(labels, labels, swapped, partner) == {1: (40, 40)}
+    assert carried_classes(labels, labels, labels[:, None].repeat(4, axis=1), partner) == {}
+
+
+def test_a_cue_beside_the_object_is_named_from_where_hiding_costs_the_decision():
+    evidence, _ = shortcut_project(shortcut=False, n=400)  # attention on the object ...
+    patch = (evidence.colours != 120).any(axis=3) & ~evidence.objects
+    evidence.attention[patch] = 0.7  # ... and on the patch, which alone decides
+    evidence.swapped = np.where(evidence.object_known, evidence.partner_labels, -1)
+    found = discover(evidence)
+    assert found.carrier == "context" and found.suspected
+    measured = [g.off_object for g in found.suspected if g.off_object is not None]
+    assert measured and max(measured) < 0.5  # suspected by the moves, not by where attention lies
+    assert any("took its class" in r for g in found.suspected for r in g.reasons)
+    evidence.located = patch & evidence.object_known[:, None, None]
+    named = discover(evidence).cue
+    others = ~evidence.object_known
+    assert named[others].any() and not (named & ~patch).any()  # the patch's colour on every member, nothing else
