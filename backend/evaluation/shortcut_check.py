@@ -8,8 +8,9 @@ scored:
 
 - ``flagged``: the report says the version uses a shortcut (wanted for the base, not for the oracle), by the
   background (plain moves) or by the object's size or place (cut moves, from rule 4 on);
-- ``precision``: of the cells the report flags in its suspected groups (``Findings.cue``: hot attention off the
-  object where it is annotated, elsewhere the hot cells coloured like the group's attended off-object ones), the
+- ``precision``: of the cells the report flags in its suspected groups (``Findings.cue``: on the annotated tasks
+  whose objects moved, the hot cells off the object where hiding the background costs the decision, elsewhere the
+  hot cells coloured like those), the
   share on the cue (16x16 cells; a cell counts when it or an edge neighbour touches a cue pixel: the small CNN's
   CAM has 4-pixel cells but each is blurred over its neighbours);
 - ``auc``: the suspicion score ranking the cue-conflicting training images above the rest;
@@ -188,14 +189,14 @@ def reliance_table(rows: list[dict[str, Any]]) -> str:
     the goals listed."""
     lines = [f"By what each version does (test accuracy below {LEARNED}: it did not learn the task; shifted accuracy "
              f"more than {RELIES} below test accuracy: it relies on the cue; else sound):", "",
-             "| versions | count | flagged | not as wanted |", "|---|---|---|---|"]
+             "| versions | count | flagged | precision (flagged) | not as wanted |", "|---|---|---|---|---|"]
     for name, wanted in (("relies", True), ("sound", False), ("no task", None)):
         some = [r for r in rows if reliance(r) == name]
         odd = [f"{r['kind']} {r['version']} seed {r['seed']} (test {r['test_accuracy']:.2f}, shifted {r['shifted_accuracy']:.2f})"
                for r in some if wanted is not None and r["flagged"] != wanted]
         flagged = sum(r["flagged"] for r in some)
-        lines.append(f"| {name} | {len(some)} | {flagged} ({flagged / len(some):.0%}) | {'; '.join(odd) or '-'} |"
-                     if some else f"| {name} | 0 | - | - |")
+        lines.append(f"| {name} | {len(some)} | {flagged} ({flagged / len(some):.0%}) | {_stat(some, 'precision')} | "
+                     f"{'; '.join(odd) or '-'} |" if some else f"| {name} | 0 | - | - | - |")
     return "\n".join(lines) + "\n"
 
 
