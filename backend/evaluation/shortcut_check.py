@@ -10,9 +10,8 @@ scored:
   background (plain moves) or by the object's size or place (cut moves, from rule 4 on);
 - ``precision``: of the cells the report flags in its suspected groups (``Findings.cue``: on the annotated tasks
   whose objects moved, the hot cells off the object where hiding the background costs the decision, elsewhere the
-  hot cells coloured like those), the
-  share on the cue (16x16 cells; a cell counts when it or an edge neighbour touches a cue pixel: the small CNN's
-  CAM has 4-pixel cells but each is blurred over its neighbours);
+  hot cells coloured like those), the share on the cue (16x16 cells; a cell counts when it or an edge neighbour
+  touches a cue pixel: the small CNN's CAM has 4-pixel cells but each is blurred over its neighbours);
 - ``auc``: the suspicion score ranking the cue-conflicting training images above the rest;
 - ``affected``: the share of tasks in suspected groups (should shrink after guidance).
 """
