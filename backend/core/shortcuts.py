@@ -23,9 +23,10 @@ cells coloured like those wherever else the group looks.
 
 A cue carried by the object itself (its size, its place) moves with it, so the same objects are also cut down to a
 smaller partner object's area (peeled edge by edge, never resampled: a resampled texture misleads sound models too)
-and shifted by whole pixels to its place. When the plain moves do not flip but more than ``FLIP_FLOOR`` of these
-cut moves do, the version decides by the object's size or place, and its groups whose attention rests on the object
-are the suspected ones.
+and shifted by whole pixels to its place, on their own emptied backgrounds (on the partner's, a context that only
+wins against a smaller object would pass for a size cue). When the plain moves do not flip but more than
+``FLIP_FLOOR`` of these cut moves do, the version decides by the object's size or place, and its groups whose
+attention rests on the object are the suspected ones.
 
 Everything here works on small arrays the queue's scoring already has (16x16 attention, embeddings, probabilities,
 16x16 colour thumbnails), so a report costs no second pass over the images.
@@ -247,8 +248,8 @@ def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray,
               seed: int = 0, batch: int = 256, rounds: int = SWAP_ROUNDS,
               movable: np.ndarray | None = None, cut: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Each annotated object (normalised inputs, (M, S, S) masks at input size) pasted onto the emptied backgrounds
-    of ``rounds`` annotated tasks of another class (with ``cut``, cut down to that task's object's size and shifted
-    to its place, where that object is smaller; :func:`cut_on_partners`):
+    of ``rounds`` annotated tasks of another class (with ``cut``, instead cut down to that task's object's size and
+    shifted to its place on its own background, where that object is smaller; :func:`cut_on_partners`):
     (M, rounds) arrays of the model's class for each move and of that background's class (-1 where no partner).
     Partners are drawn within batches of ``batch``. ``movable`` (M,) bool: only those objects move (e.g. the ones
     the model was not trained on); every task lends its background."""

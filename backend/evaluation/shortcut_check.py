@@ -8,8 +8,9 @@ scored:
 
 - ``flagged``: the report says the version uses a shortcut (wanted for the base, not for the oracle), by the
   background (plain moves) or by the object's size or place (cut moves, from rule 4 on);
-- ``precision``: of the cells the report flags in its suspected groups (``Findings.cue``: hot attention off the
-  object where it is annotated, elsewhere the hot cells coloured like the group's attended off-object ones), the
+- ``precision``: of the cells the report flags in its suspected groups (``Findings.cue``: on the annotated tasks
+  whose objects moved, the hot cells off the object where hiding the background costs the decision, elsewhere the
+  hot cells coloured like those), the
   share on the cue (16x16 cells; a cell counts when it or an edge neighbour touches a cue pixel: the small CNN's
   CAM has 4-pixel cells but each is blurred over its neighbours);
 - ``auc``: the suspicion score ranking the cue-conflicting training images above the rest;
@@ -45,11 +46,12 @@ GOALS = {"precision": 0.8, "flagged_base": 0.9, "flagged_oracle": 0.1, "auc": 0.
 # learned the task. Set after the first four seeds had been scored (see reliance_table).
 LEARNED = 0.8  # test accuracy of a version that learned the task
 RELIES = 0.1  # shifted accuracy this far below the test accuracy: the version relies on the cue
-RULE = 5  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt; 3: the
+RULE = 6  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt; 3: the
 # flagged cells of unannotated members are the ones coloured like the group's off-object attention; 4: the cut
 # moves test a cue the object carries; 5: the cue located by hiding the background, every group of a class whose
-# backgrounds flip moved objects suspected, the teachers' object cells counted as not looked at)
-KEPT_RULES = (5,)  # rows a table may show (earlier rules flag other cells)
+# backgrounds flip moved objects suspected, the teachers' object cells counted as not looked at; 6: objects cut on
+# their own backgrounds, not the partner's)
+KEPT_RULES = (6,)  # rows a table may show (earlier rules flag other cells)
 
 
 @dataclass
@@ -188,14 +190,14 @@ def reliance_table(rows: list[dict[str, Any]]) -> str:
     the goals listed."""
     lines = [f"By what each version does (test accuracy below {LEARNED}: it did not learn the task; shifted accuracy "
              f"more than {RELIES} below test accuracy: it relies on the cue; else sound):", "",
-             "| versions | count | flagged | not as wanted |", "|---|---|---|---|"]
+             "| versions | count | flagged | precision (flagged) | not as wanted |", "|---|---|---|---|---|"]
     for name, wanted in (("relies", True), ("sound", False), ("no task", None)):
         some = [r for r in rows if reliance(r) == name]
         odd = [f"{r['kind']} {r['version']} seed {r['seed']} (test {r['test_accuracy']:.2f}, shifted {r['shifted_accuracy']:.2f})"
                for r in some if wanted is not None and r["flagged"] != wanted]
         flagged = sum(r["flagged"] for r in some)
-        lines.append(f"| {name} | {len(some)} | {flagged} ({flagged / len(some):.0%}) | {'; '.join(odd) or '-'} |"
-                     if some else f"| {name} | 0 | - | - |")
+        lines.append(f"| {name} | {len(some)} | {flagged} ({flagged / len(some):.0%}) | {_stat(some, 'precision')} | "
+                     f"{'; '.join(odd) or '-'} |" if some else f"| {name} | 0 | - | - | - |")
     return "\n".join(lines) + "\n"
 
 

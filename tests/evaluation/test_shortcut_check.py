@@ -37,13 +37,13 @@ def test_cue_cells_grow_by_one_cell_and_the_table_has_every_version():
 
 
 def test_versions_are_counted_by_what_they_do_not_by_their_role():
-    def row(version, test, shifted, flagged):
+    def row(version, test, shifted, flagged, precision=None):
         return {"kind": "logo", "seed": 0, "version": version, "test_accuracy": test, "shifted_accuracy": shifted,
-                "flagged": flagged}
+                "flagged": flagged, "precision": precision}
 
-    rows = [row("base", 1.0, 0.5, True), row("base", 1.0, 0.95, False),  # a base that never took the cue is sound
-            row("oracle", 0.55, 0.6, True), row("oracle", 1.0, 0.98, True), row("auto", 1.0, 1.0, False)]
+    rows = [row("base", 1.0, 0.5, True, 0.9), row("base", 1.0, 0.95, False),  # a base that never took the cue is sound
+            row("oracle", 0.55, 0.6, True, 0.1), row("oracle", 1.0, 0.98, True, 0.2), row("auto", 1.0, 1.0, False)]
     table = reliance_table(rows)
-    assert "| relies | 1 | 1 (100%) | - |" in table
-    assert "| sound | 3 | 1 (33%) | logo oracle seed 0 (test 1.00, shifted 0.98) |" in table
-    assert "| no task | 1 | 1 (100%) | - |" in table  # an oracle that did not learn counts for neither goal
+    assert "| relies | 1 | 1 (100%) | 0.900 ± 0.000 | - |" in table
+    assert "| sound | 3 | 1 (33%) | 0.200 ± 0.000 | logo oracle seed 0 (test 1.00, shifted 0.98) |" in table
+    assert "| no task | 1 | 1 (100%) | 0.100 ± 0.000 | - |" in table  # an oracle that did not learn counts for neither goal
