@@ -24,5 +24,5 @@ def pool_evidence(pool: Pool) -> Evidence:
 def shortcut(pool: Pool, batch_size: int, rng: np.random.Generator) -> Ranking:
     """Highest shortcut suspicion first: the model's doubt about a task's class (the annotated one where known),
     raised by the share of its peak attention off the object (measured on the annotated boxes, carried to the rest
-    by their group)."""
+    by their group), or its embedding's distance from its predicted class, whichever ranks it higher."""
     return rank_by_utility(pool, discover(pool_evidence(pool), seed=0).suspicion, rng)

@@ -9,8 +9,8 @@
   which of the two a decision follows (the shortcut report's test; the swap term trains on a share of them);
   with ``fit``, at the place and size of the partner's own object, so that neither can carry the class either.
 - :func:`cut_on_partners`: every annotated object cut down to a smaller partner's object's area and shifted by
-  whole pixels to its place, on that partner's emptied background: the report's test of a cue the object carries
-  (its size, its place), with the object's own pixels, never resampled.
+  whole pixels to its place, on its own emptied background: the report's test of a cue the object carries (its
+  size, its place), with the object's own pixels, never resampled, and nothing else changed.
 - :func:`hide_background`: part of an image's background filled by its mean colour, the object kept: the report's
   test of where in the context a decision's cue lies.
 - :func:`input_gradient_share`: Right for the Right Reasons (Ross et al. 2017), normalised: the share of
@@ -152,7 +152,9 @@ def cut_on_partners(images: torch.Tensor, objects: torch.Tensor, labels: torch.T
                     generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each image with an object and a label cut down to its partner's object's area (partners as in
     :func:`paste_on_partners`; only those with a smaller object) and shifted by whole pixels to that object's
-    place, on the partner's emptied background. Returns (images, partner index or -1, emptied backgrounds)."""
+    place, on its own emptied background: only the size and place change, so a model whose context pulls harder
+    against a smaller object is not taken for one that reads size. Returns (images, partner index or -1, emptied
+    backgrounds)."""
     source = object_partners(objects, labels, generator)
     area = objects.flatten(1).sum(1)
     paired = source >= 0
@@ -169,7 +171,7 @@ def cut_on_partners(images: torch.Tensor, objects: torch.Tensor, labels: torch.T
     rows, cols = (row_to - row_from).round(), (col_to - col_from).round()
     moved = shift(torch.cat([images[moving] * masks.unsqueeze(1), masks.unsqueeze(1)], 1), rows, cols)
     pieces, masks = moved[:, :-1], moved[:, -1:]
-    out[moving] = pieces + emptied[source[moving]] * (1 - masks)
+    out[moving] = pieces + emptied[moving] * (1 - masks)
     return out, source, emptied
 
 

@@ -23,9 +23,15 @@ cells coloured like those wherever else the group looks.
 
 A cue carried by the object itself (its size, its place) moves with it, so the same objects are also cut down to a
 smaller partner object's area (peeled edge by edge, never resampled: a resampled texture misleads sound models too)
-and shifted by whole pixels to its place. When the plain moves do not flip but more than ``FLIP_FLOOR`` of these
-cut moves do, the version decides by the object's size or place, and its groups whose attention rests on the object
-are the suspected ones.
+and shifted by whole pixels to its place, on their own emptied backgrounds (on the partner's, a context that only
+wins against a smaller object would pass for a size cue). When the plain moves do not flip but more than
+``FLIP_FLOOR`` of these cut moves do, the version decides by the object's size or place, and its groups whose
+attention rests on the object are the suspected ones.
+
+Each task's shortcut suspicion is the larger of two ranks: the model's doubt about its class, raised by attention
+off the object, and how atypical its embedding is of its predicted class (:func:`atypicality`). A model that
+decides by a cue is least sure of the images that contradict it where it still gets them right, but sure of those
+it gets wrong, and those are represented by features of two classes at once.
 
 Everything here works on small arrays the queue's scoring already has (16x16 attention, embeddings, probabilities,
 16x16 colour thumbnails), so a report costs no second pass over the images.
@@ -38,6 +44,7 @@ import numpy as np
 import torch
 from scipy.ndimage import binary_dilation
 from scipy.spatial import cKDTree
+from scipy.stats import rankdata
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 
@@ -122,7 +129,8 @@ class Findings:
     cut_moves: int
     off_object: np.ndarray  # (N,) per task: measured where the object is annotated, else its group's share (NaN: unknown)
     scatter: np.ndarray  # (N,) share of the hot attention outside the peak's own box
-    suspicion: np.ndarray  # (N,) in [0, 1]: doubt x (1 + off-object share, else scatter) / 2; the ``shortcut`` queue
+    suspicion: np.ndarray  # (N,) in (0, 1]: the larger rank of doubt x (1 + off-object share, else scatter) / 2 and
+    # of atypicality (both as shares of the tasks); the ``shortcut`` queue
     errors: np.ndarray  # indices of labelled tasks the model gets wrong
     cue: np.ndarray  # (N, h, w) bool: the cells each suspected group's member is flagged for (the cue)
 
@@ -247,8 +255,8 @@ def swap_test(model: torch.nn.Module, inputs: torch.Tensor, objects: np.ndarray,
               seed: int = 0, batch: int = 256, rounds: int = SWAP_ROUNDS,
               movable: np.ndarray | None = None, cut: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Each annotated object (normalised inputs, (M, S, S) masks at input size) pasted onto the emptied backgrounds
-    of ``rounds`` annotated tasks of another class (with ``cut``, cut down to that task's object's size and shifted
-    to its place, where that object is smaller; :func:`cut_on_partners`):
+    of ``rounds`` annotated tasks of another class (with ``cut``, instead cut down to that task's object's size and
+    shifted to its place on its own background, where that object is smaller; :func:`cut_on_partners`):
     (M, rounds) arrays of the model's class for each move and of that background's class (-1 where no partner).
     Partners are drawn within batches of ``batch``. ``movable`` (M,) bool: only those objects move (e.g. the ones
     the model was not trained on); every task lends its background."""
@@ -396,16 +404,36 @@ def carried_classes(predicted: np.ndarray, labels: np.ndarray, swapped: np.ndarr
     return {c: found for c, found in counts.items() if context_moves(*found)}
 
 
-def _features(evidence: Evidence) -> np.ndarray:
+def principal_embeddings(embeddings: np.ndarray) -> np.ndarray:
+    """The embeddings on their ``EMBEDDING_COMPONENTS`` principal components (as they are when there are fewer)."""
+    embeddings = np.asarray(embeddings, dtype=np.float64)
+    components = min(EMBEDDING_COMPONENTS, embeddings.shape[1], max(1, len(embeddings) - 1))
+    if len(embeddings) > components:
+        return PCA(components, random_state=0).fit_transform(embeddings - embeddings.mean(0))
+    return embeddings
+
+
+def atypicality(components: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """(N,) squared Mahalanobis distance of each task's principal embedding from the mean of its predicted class
+    (0 in a class of fewer than two tasks): a cue-conflicting image the model decides by its cue sits apart from the
+    images of the class it is given, since its object still looks like the other class."""
+    distance = np.zeros(len(components))
+    for c in np.unique(predicted):
+        members = predicted == c
+        if members.sum() < 2:
+            continue
+        centred = components[members] - components[members].mean(0)
+        covariance = np.atleast_2d(np.cov(centred.T))
+        covariance += np.eye(len(covariance)) * 1e-6 * max(float(np.trace(covariance)), 1e-12)
+        distance[members] = np.einsum("ij,jk,ik->i", centred, np.linalg.pinv(covariance), centred)
+    return distance
+
+
+def _features(evidence: Evidence, components: np.ndarray) -> np.ndarray:
     maps = downsample_maps(evidence.attention, FEATURE_SIDE).reshape(len(evidence), -1).astype(np.float64)
     maps /= np.maximum(maps.sum(axis=1, keepdims=True), 1e-9)
     maps = (maps - maps.mean(0)) / (maps.std() + 1e-9)
-    embeddings = np.asarray(evidence.embeddings, dtype=np.float64)
-    components = min(EMBEDDING_COMPONENTS, embeddings.shape[1], max(1, len(embeddings) - 1))
-    if len(embeddings) > components:
-        embeddings = PCA(components, random_state=0).fit_transform(embeddings - embeddings.mean(0))
-    embeddings = embeddings / (embeddings.std() + 1e-9)
-    return np.hstack([maps, embeddings])
+    return np.hstack([maps, components / (components.std() + 1e-9)])
 
 
 def _clusters(features: np.ndarray, predicted: np.ndarray, seed: int) -> list[np.ndarray]:
@@ -476,8 +504,9 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
     carrier = _carrier(flips, moves, cut_flips, cut_moves)
     carried = carried_classes(predicted, labels, swapped, partner) if carrier == "context" else {}
     off = measured.copy()
+    components = principal_embeddings(evidence.embeddings)
     groups = [_group(evidence, members, hot, known, measured, predicted)
-              for members in (_clusters(_features(evidence), predicted, seed) if n else [])]
+              for members in (_clusters(_features(evidence, components), predicted, seed) if n else [])]
     for group in groups:
         if group.off_object is not None:
             off[group.members[~known[group.members]]] = group.off_object
@@ -501,10 +530,13 @@ def discover(evidence: Evidence, seed: int = 0) -> Findings:
     confidence = evidence.probabilities[np.arange(n), np.where(labels >= 0, labels, predicted)]
     doubt = np.where(labels >= 0, 1.0 - confidence, 1.0 - evidence.probabilities.max(axis=1))
     scatter = peak_scatter(attention)
-    # Doubt about the annotated class leads: a model that decides by a cue is least sure of the images that contradict
-    # it, even where it memorised them (JTT, AFR); attention off the object (no object known: off the peak's own box)
-    # raises it at most twofold, since a diffuse cue (a texture, a colour cast) leaves no place to point at.
-    suspicion = doubt * (1.0 + np.where(np.isnan(off), scatter, off)) / 2.0
+    # Doubt about the annotated class: a model that decides by a cue is least sure of the images that contradict it,
+    # even where it memorised them (JTT, AFR); attention off the object (no object known: off the peak's own box)
+    # raises it at most twofold, since a diffuse cue (a texture, a colour cast) leaves no place to point at. The
+    # contradicting images it gets wrong it is sure of, but they sit apart from their predicted class: either
+    # ranking high is suspect.
+    doubted = doubt * (1.0 + np.where(np.isnan(off), scatter, off)) / 2.0
+    suspicion = np.maximum(rankdata(doubted), rankdata(atypicality(components, predicted))) / max(n, 1)
     errors = np.flatnonzero((labels >= 0) & (predicted != labels))
     objects = np.zeros_like(hot) if evidence.objects is None else np.asarray(evidence.objects, bool)
     located = None if evidence.located is None else np.asarray(evidence.located, bool)

@@ -45,11 +45,12 @@ GOALS = {"precision": 0.8, "flagged_base": 0.9, "flagged_oracle": 0.1, "auc": 0.
 # learned the task. Set after the first four seeds had been scored (see reliance_table).
 LEARNED = 0.8  # test accuracy of a version that learned the task
 RELIES = 0.1  # shifted accuracy this far below the test accuracy: the version relies on the cue
-RULE = 5  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt; 3: the
+RULE = 7  # the report's scoring rule; a cached row of another is scored again (2: suspicion led by doubt; 3: the
 # flagged cells of unannotated members are the ones coloured like the group's off-object attention; 4: the cut
 # moves test a cue the object carries; 5: the cue located by hiding the background, every group of a class whose
-# backgrounds flip moved objects suspected, the teachers' object cells counted as not looked at)
-KEPT_RULES = (5,)  # rows a table may show (earlier rules flag other cells)
+# backgrounds flip moved objects suspected, the teachers' object cells counted as not looked at; 6: objects cut on
+# their own backgrounds, not the partner's; 7: suspicion the larger rank of doubt and of atypicality)
+KEPT_RULES = (7,)  # rows a table may show (earlier rules flag other cells)
 
 
 @dataclass

@@ -3,6 +3,7 @@ import torch
 
 from backend.core.shortcuts import (
     FLIP_FLOOR,
+    atypicality,
     balanced_accuracy,
     carried_classes,
     causal_tests,
@@ -33,6 +34,32 @@ def test_a_model_that_decides_by_a_patch_is_flagged_and_the_patch_is_named():
         assert "off the" in group.reasons[0]
     order = np.argsort(-found.suspicion)
     assert set(np.flatnonzero(conflicting)) <= set(order[: 3 * conflicting.sum()])  # cue-conflicting tasks first
+
+
+def test_a_confidently_misled_task_whose_embedding_sits_apart_from_its_class_is_suspected():
+    evidence, conflicting = shortcut_project(shortcut=True)
+    misled = np.flatnonzero(conflicting & ~evidence.object_known)
+    decided = evidence.probabilities.argmax(1)
+    evidence.probabilities[misled] = np.eye(2)[decided[misled]] * 0.98 + 0.01  # sure of its wrong class ...
+    evidence.labels[misled] = -1  # ... which nobody has corrected
+    found = discover(evidence)
+    assert found.suspicion[misled].min() < np.median(found.suspicion)  # doubt no longer finds them ...
+    evidence.embeddings[misled] += [[1.5, 1.5]]  # ... but their object still looks like the other class
+    found = discover(evidence)
+    assert found.suspicion[misled].min() > np.quantile(found.suspicion, 0.9)
+    assert found.suspicion.max() <= 1.0 and found.suspicion.min() > 0.0
+
+
+def test_atypicality_is_the_distance_from_the_predicted_class_in_its_own_spread():
+    rng = np.random.default_rng(0)
+    components = np.vstack([rng.normal(0, [1.0, 0.1], (200, 2)), rng.normal(5, 1.0, (200, 2))])
+    predicted = np.repeat([0, 1], 200)
+    components[0] = [0.0, 1.0]  # one unit off along class 0's narrow axis: far in its own spread
+    components[1] = [1.0, 0.0]  # one unit along its wide axis: typical
+    distance = atypicality(components, predicted)
+    assert distance[0] > 50 * distance[1] and distance[0] == distance[:200].max()
+    assert np.median(distance[200:]) < 3  # two dimensions: the squared distance averages about 2
+    assert atypicality(np.ones((1, 2)), np.zeros(1, int))[0] == 0.0  # a class of one task is nobody's outlier
 
 
 def test_the_cue_is_flagged_on_every_member_by_its_colour_not_the_object_it_also_attends_to():
