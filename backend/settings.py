@@ -126,11 +126,12 @@ class TrainingSettings:
 
 @dataclass(frozen=True)
 class QueueSettings:
-    """How the annotation queue is ordered after each run (no strategy: it is not)."""
+    """How the annotation queue is ordered after each run (no strategy: it is not) and what is pushed with it."""
 
     strategy: str
     batch_size: int
     seed: int
+    public_url: str = ""  # the backend as browsers reach it: each push links the shortcut report from Label Studio
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class Settings:
     validation_share: float = 0.2  # annotated tasks held out of training to measure each version (0: none)
     queue_strategy: str = ""  # after each training run, re-order the Label Studio queue with this strategy
     queue_batch_size: int = 32
+    public_url: str = ""  # the backend's address in people's browsers; set: pushes link the shortcut report (/report)
     focus_labels: tuple[str, ...] = ()  # label names meaning "the object is here" (clicks), e.g. "objet,Objekt"
     ignore_labels: tuple[str, ...] = ()  # label names meaning "do not use this" (clicks, brush, suggested regions)
     object_labels: tuple[str, ...] = ()  # brush label names that paint the object
@@ -276,7 +278,7 @@ class Settings:
 
     @property
     def queue(self) -> QueueSettings:
-        return QueueSettings(self.queue_strategy, self.queue_batch_size, self.train.seed)
+        return QueueSettings(self.queue_strategy, self.queue_batch_size, self.train.seed, self.public_url)
 
     @property
     def label_roles(self) -> LabelRoles:
@@ -373,16 +375,17 @@ BOUNDS: dict[str, tuple[float, float]] = {
 }  # every number has both bounds: an "inf" or a typo'd exponent would hold a slot or a request for ever
 
 
-def _check_label_studio_url(url: str) -> None:
+def _check_base_url(variable: str, url: str) -> None:
+    """An http(s) address with a host and nothing a request or a link could leak or lose (user, query, fragment)."""
     try:
         parsed = urlparse(url)
         parsed.port  # noqa: B018  (raises on a port that is not a number)
     except ValueError as exc:
-        raise SettingsError(f"LABEL_STUDIO_URL cannot be parsed: {exc}") from None
+        raise SettingsError(f"{variable} cannot be parsed: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise SettingsError(f"LABEL_STUDIO_URL '{url}' must be http:// or https:// with a host")
+        raise SettingsError(f"{variable} '{url}' must be http:// or https:// with a host")
     if parsed.username is not None or parsed.password is not None or parsed.query or parsed.fragment:
-        raise SettingsError("LABEL_STUDIO_URL must not carry user information, a query or a fragment")
+        raise SettingsError(f"{variable} must not carry user information, a query or a fragment")
 
 
 def _check_allowed_host(host: str) -> None:
@@ -418,8 +421,9 @@ def _validate(settings: Settings) -> None:
     for variable, value in (("BASIC_AUTH_USER", settings.basic_auth_user), ("BASIC_AUTH_PASS", settings.basic_auth_pass)):
         if value and (not value.strip() or value != value.strip() or any(ord(c) < 32 for c in value)):
             raise SettingsError(f"{variable} has blanks at its ends or control characters (only blanks: no protection)")
-    if settings.label_studio_url:
-        _check_label_studio_url(settings.label_studio_url)
+    for variable, url in (("LABEL_STUDIO_URL", settings.label_studio_url), ("PUBLIC_URL", settings.public_url)):
+        if url:
+            _check_base_url(variable, url)
     for host in settings.allowed_image_hosts:
         _check_allowed_host(host)
     if settings.sal_change_point:

@@ -50,6 +50,7 @@ def main() -> None:
             settings.serving, settings.label_studio, args.project, args.strategy, args.batch_size, settings.train.seed,
             dry_run=args.dry_run,
             similar_to=args.similar_to, per_class=not args.plain_top_k, progress=world.is_main, report=args.report,
+            public_url=settings.public_url,
         )
     finally:
         distributed.close(world)

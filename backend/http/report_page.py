@@ -33,6 +33,16 @@ def _strength(record: dict[str, Any]) -> float | None:
     return record.get(f"{prefix}_flips", 0) / moves if moves else None
 
 
+def _tested(record: dict[str, Any]) -> bool:
+    """Whether any object could be moved: the moves need annotated objects of at least two classes."""
+    return bool(record.get("swap_moves") or record.get("cut_moves"))
+
+
+def _answer(record: dict[str, Any]) -> str:
+    """The versions table's shortcut column."""
+    return "yes" if record["uses_shortcut"] else "no" if _tested(record) else "not tested"
+
+
 def _verdict(record: dict[str, Any]) -> str:
     carrier = _carrier(record)
     if carrier == "context":
@@ -42,7 +52,12 @@ def _verdict(record: dict[str, Any]) -> str:
         return (f"uses a shortcut carried by the object's size or place: {_flipped(record, 'cut')} moves of a "
                 "rightly classified object, cut down to a smaller object of another class and put in its place, "
                 f"changed its class (at its own size and place: {_flipped(record)})")
-    return "shows no sign of a shortcut: moved objects keep their class, at their own size and at another's"
+    if not _tested(record):
+        return ("cannot be tested yet: the test moves annotated objects (a box, a brush mask or a focus click) onto "
+                "images of another class, and it found no such pair; annotate the objects of tasks of at least two "
+                "classes. Until then the suspected groups below rest on attention alone")
+    return (f"shows no sign of a shortcut: {_flipped(record)} moves of a rightly classified object onto another "
+            f"class's background changed its class, {_flipped(record, 'cut')} cut down to another's size and place")
 
 
 def trend(reports: list[dict[str, Any]]) -> str:
@@ -50,6 +65,12 @@ def trend(reports: list[dict[str, Any]]) -> str:
     if len(reports) < 2:
         return "Only one version has a report so far."
     before, after = reports[-2], reports[-1]
+    if not _tested(after):
+        return (f"{after['version']} could not be tested, so it cannot be compared with {before['version']}: "
+                "whether the last batch removed a shortcut is not known.")
+    if not before["uses_shortcut"] and not _tested(before):
+        return (f"{before['version']} could not be tested; {after['version']} "
+                f"{'uses a shortcut' if after['uses_shortcut'] else 'shows none'}.")
     if not before["uses_shortcut"]:
         return (f"{before['version']} showed no shortcut; {after['version']} "
                 f"{'does' if after['uses_shortcut'] else 'does not either'}.")
@@ -72,7 +93,7 @@ def render_report(project: ProjectDir, reports: list[dict[str, Any]], label_stud
     """The page: the versions side by side, then the newest version's groups and examples."""
     newest = reports[-1]
     rows = "".join(
-        f"<tr><td>{escape(str(r['version']))}</td><td>{'yes' if r['uses_shortcut'] else 'no'}</td>"
+        f"<tr><td>{escape(str(r['version']))}</td><td>{_answer(r)}</td>"
         f"<td>{_flipped(r)}</td><td>{_flipped(r, 'cut')}</td><td>{_percent(r.get('swap_follows_background'))}</td>"
         f"<td>{_percent(r['affected_share'])}</td><td>{int(r['error_count'])}</td></tr>" for r in reports)
     groups = "".join(_group(g, project.key, label_studio_url) for g in newest["groups"] if g["suspected"])
@@ -82,7 +103,7 @@ def render_report(project: ProjectDir, reports: list[dict[str, Any]], label_stud
         picture = f'<h2>Examples</h2><img id="examples" alt="examples with their attention" src="data:image/png;base64,{data}">'
     moved = ("annotated tasks held out of its training" if newest.get("swap_unseen")
              else "annotated tasks, which it may have trained on")
-    verdict = _verdict(newest) + f" (objects of {moved})"
+    verdict = _verdict(newest) + (f" (objects of {moved})" if _tested(newest) else "")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shortcut report, project {escape(project.key)}</title>
 <style>body{{font-family:sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem}}table{{border-collapse:collapse}}

@@ -14,6 +14,7 @@ from backend.active.annotation_queue import Queue
 from backend.core.examples import Example
 from backend.labelstudio.annotations import parse_task
 from backend.labelstudio.config import LabelConfig
+from backend.labelstudio.instructions import with_report_link
 
 logger = logging.getLogger(__name__)
 VIEW_TITLE = "Attention queue"
@@ -93,10 +94,12 @@ def ensure_view(client: LabelStudio, project_id: int, title: str = VIEW_TITLE) -
 
 
 def push_queue(
-    client: LabelStudio, project_id: int, queue: Queue, predictions: dict[Any, dict], progress: bool = True
+    client: LabelStudio, project_id: int, queue: Queue, predictions: dict[Any, dict], progress: bool = True,
+    report_address: str = "",
 ) -> dict[str, float]:
-    """Write predictions scored by queue priority, set the project's model version and the view; returns counts and
-    the seconds each step took.
+    """Write predictions scored by queue priority, set the project's model version and the view (and, given
+    ``report_address``, the shortcut report's link in the labeling instructions); returns counts and the seconds
+    each step took.
 
     The tasks' earlier predictions (of this version, retrieved before the queue existed, or of superseded ones) are
     deleted first, in one action, so each task holds exactly one prediction and the view sorts by the queue alone.
@@ -113,7 +116,11 @@ def push_queue(
     for start in tqdm(range(0, len(rows), CHUNK), desc="importing predictions", unit=f"x{CHUNK}", disable=not progress):
         client.projects.import_predictions(project_id, request=rows[start : start + CHUNK])
     imported = time.perf_counter()
-    client.projects.update(project_id, model_version=queue.version)
+    linked = {}
+    if report_address:  # read just before writing: a manager's edit of the instructions a moment ago is kept
+        current = client.projects.get(project_id).expert_instruction
+        linked = {"expert_instruction": with_report_link(current, report_address, queue.version)}
+    client.projects.update(project_id, model_version=queue.version, **linked)
     view = ensure_view(client, project_id)
     finished = time.perf_counter()
     logger.info("project %s: %d predictions of %s pushed in %.1f s, view %d", project_id, len(rows), queue.version,

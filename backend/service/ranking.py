@@ -11,6 +11,7 @@ from backend.active import similar_tasks
 from backend.active.annotation_queue import Queue, build_queue, queue_from_order
 from backend.labelstudio.client import LabelStudioAccess, annotated_examples, annotated_ids, connect, project_tasks, push_queue
 from backend.labelstudio.config import LabelConfig
+from backend.labelstudio.instructions import report_address
 from backend.service.predictor import Predictor, PredictorCache
 from backend.service.scoring import ScoredTasks, score_tasks
 from backend.service.shortcut_report import object_box, report_served_model
@@ -42,10 +43,12 @@ def rank(model: Predictor, tasks: list[dict], labels: dict[Any, int], strategy: 
 
 
 def publish_queue(client: Any, project_id: int, model: Predictor, queue: Queue, predictions: dict[Any, dict],
-                  progress: bool = True) -> dict[str, float]:
-    """Keep the queue beside the model (``/predict`` scores by it) and push it with its predictions to Label Studio."""
+                  progress: bool = True, public_url: str = "") -> dict[str, float]:
+    """Keep the queue beside the model (``/predict`` scores by it) and push it with its predictions to Label Studio;
+    given the backend's ``public_url``, the project's instructions link its shortcut report."""
     save_queue(model.project, queue)
-    return push_queue(client, project_id, queue, predictions, progress=progress)
+    address = report_address(public_url, project_id) if public_url else ""
+    return push_queue(client, project_id, queue, predictions, progress=progress, report_address=address)
 
 
 def order_project(
@@ -60,13 +63,15 @@ def order_project(
     per_class: bool = True,
     progress: bool = True,
     report: bool = False,
+    public_url: str = "",
 ) -> Ordering:
     """Rank the project's unannotated tasks with the served model; unless ``dry_run``, push the queue to Label Studio
     (the command-line path; a training run ranks with the model it just trained, see ``training_run``).
 
     ``similar_to``: task ids (e.g. corrected mistakes) whose nearest unannotated neighbours go to the head of the
     queue; they are also returned as (task id, similarity). ``report``: also write the served version's shortcut
-    report (the base model's, before any training run) from the same scores.
+    report (the base model's, before any training run) from the same scores. ``public_url``: the backend's address
+    in a browser, for the report's link in the project's instructions.
     """
     clock = _Clock()
     client = connect(label_studio)
@@ -96,7 +101,8 @@ def order_project(
         report_served_model(model, tasks, examples, labels, scored, seed)
         clock.lap("report")
     if not dry_run and distributed.current().is_main:
-        pushed = publish_queue(client, project_id, model, queue, scored.predictions, progress=progress)
+        pushed = publish_queue(client, project_id, model, queue, scored.predictions, progress=progress,
+                               public_url=public_url)
         clock.lap("push")
         clock.seconds["push_tasks_per_second"] = round(pushed["predictions"] / max(pushed["seconds"], 1e-9), 1)
     return Ordering(queue, neighbours, clock.seconds)

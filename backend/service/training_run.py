@@ -322,7 +322,7 @@ class TrainingRun:
         if self.queue is None or not self.world.is_main:
             return None
         pushed = publish_queue(self.client, int(self.project.key), self.predictor, self.queue, self.predictions,
-                               progress=False)
+                               progress=False, public_url=self.queue_settings.public_url)
         return Pushed(int(pushed["predictions"]), round(pushed["predictions"] / max(pushed["seconds"], 1e-9), 1),
                       pushed["delete_seconds"], pushed["import_seconds"])
 

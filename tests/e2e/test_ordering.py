@@ -9,6 +9,7 @@ from label_studio_sdk import LabelStudio
 
 from backend.http.server import create_app
 from backend.labelstudio.client import VIEW_TITLE, project_tasks
+from backend.labelstudio.instructions import MARK, report_address
 from backend.labelstudio.templates import render_template
 from backend.models.checkpoints import save_checkpoint
 from backend.service.ranking import order_project
@@ -42,6 +43,17 @@ def project(label_studio, biased, tmp_path_factory):
     return client, created.id, settings
 
 
+@pytest.fixture(scope="module")
+def public_url() -> str:
+    """The address the report page will be served on in the browser test (a free loopback port, reserved now
+    because the training run writes it into Label Studio first)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
 def test_dry_run_ranks_without_writing(project):
     client, pid, settings = project
     queue = order_project(settings.serving, settings.label_studio, pid, "entropy", batch_size=8, dry_run=True, progress=False).queue
@@ -73,7 +85,11 @@ def test_queue_reaches_label_studio_in_strategy_order(project, label_studio):
     response = app.post("/predict", json={"tasks": [{"id": task.id, "data": task.data}], "project": pid,
                                           "label_config": client.projects.get(pid).label_config})
     assert response.json["results"][0]["score"] == queue.scores[str(task.id)]  # /predict agrees with the queue
-    assert len(order_project(settings.serving, settings.label_studio, pid, "gmm", batch_size=8, progress=False).queue.order) == TASKS  # a second run reuses the view
+    assert not client.projects.get(pid).expert_instruction  # no PUBLIC_URL: the instructions are left alone
+    again = order_project(settings.serving, settings.label_studio, pid, "gmm", batch_size=8, progress=False,
+                          public_url="https://ml.example.org")
+    assert len(again.queue.order) == TASKS  # a second run reuses the view (below) and links the base's report
+    assert f'href="{report_address("https://ml.example.org", pid)}"' in client.projects.get(pid).expert_instruction
     assert len([v for v in client.views.list(project=pid) if (v.data or {}).get("title") == VIEW_TITLE]) == 1
 
 
@@ -111,11 +127,13 @@ def test_order_queue_script_dry_run(project, tmp_path):
     assert settings.label_studio_api_key not in out.stdout + out.stderr
 
 
-def test_backend_reorders_the_queue_after_training(project):
+def test_backend_reorders_the_queue_after_training(project, public_url):
     client, pid, settings = project
     from backend.service.scheduler import TrainingScheduler
 
-    settings = settings.updated(queue_strategy="gmm", queue_batch_size=8, train_steps=3, train_batch_size=8, train_unlabeled_batch=0)
+    settings = settings.updated(queue_strategy="gmm", queue_batch_size=8, train_steps=3, train_batch_size=8,
+                                train_unlabeled_batch=0, public_url=public_url)
+    client.projects.update(pid, expert_instruction="<p>Click the object, not what surrounds it.</p>")
     app = create_app(settings).test_client()
     task = client.tasks.get(str(load_queue(ProjectDir(settings.model_dir, pid)).order[0]))
     xml = client.projects.get(pid).label_config
@@ -132,36 +150,49 @@ def test_backend_reorders_the_queue_after_training(project):
     assert status["stages"]["push"]["seconds"] > 0 and status["stages"]["push"]["predictions"] == TASKS  # where the time went
     assert status["stages"]["sync"]["source"] == "label_studio" and status["stages"]["rank"]["version"] == "v0001"
     assert client.projects.get(pid).model_version == "v0001"
+    instruction = client.projects.get(pid).expert_instruction  # the manager's text, then the link to the report
+    assert instruction.startswith("<p>Click the object, not what surrounds it.</p>") and instruction.count(f'class="{MARK}"') == 1
+    assert f'href="{report_address(public_url, pid)}"' in instruction and "model version v0001" in instruction
     assert load_queue(ProjectDir(settings.model_dir, pid)).version == "v0001"
     assert np.isfinite(status["finished"])
 
 
-def test_the_shortcut_report_reads_in_a_browser(project):
-    """The page of the run above, served over HTTP and opened in headless Chromium at the annotator's screen size."""
+def test_the_shortcut_report_opens_from_label_studio_and_reads_in_a_browser(project, label_studio, public_url):
+    """The page of the run above, served over HTTP: a person labeling in Label Studio opens *Instructions*, clicks
+    the report's link, and reads the page in headless Chromium at the annotator's screen size."""
     import threading
+    from urllib.parse import urlparse
 
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
 
-    from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, FLAGS
+    from tests.e2e.test_browser import ARTIFACTS, _logged_in
 
     client, pid, settings = project
     folder = ProjectDir(settings.model_dir, pid)
     assert folder.shortcut_report("v0001").is_file(), "the training run wrote no report"
     versions = [r["version"] for r in load_reports(folder)]  # the base's (on demand, above) and v0001's
-    server = make_server("127.0.0.1", 0, create_app(settings))
+    server = make_server("127.0.0.1", urlparse(public_url).port, create_app(settings))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"http://127.0.0.1:{server.server_port}/report?project={pid}")
-            assert "v0001" in page.inner_text("#verdict")
+            browser, labeling = _logged_in(p, label_studio.url)  # 1400 x 900
+            labeling.goto(f"{label_studio.url}/projects/{pid}/data?labeling=1")
+            labeling.get_by_role("button", name="Instructions").click(timeout=60_000)
+            link = labeling.locator(f'a[href="{report_address(public_url, pid)}"]')
+            link.wait_for(timeout=30_000)
+            labeling.wait_for_timeout(700)  # the dialog's fade-in, for the screenshot
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            labeling.screenshot(path=str(ARTIFACTS / "label_studio_report_link.png"))
+            link.click(timeout=30_000)  # Label Studio's sanitiser drops ``target``: the report opens in the same tab
+            page = labeling
+            page.wait_for_url(report_address(public_url, pid), timeout=30_000)
+            verdict = page.inner_text("#verdict")  # one annotated object (the webhook's click): no pair to move
+            assert "v0001" in verdict and "cannot be tested yet" in verdict and "no sign" not in verdict
             assert page.locator("#versions tr").count() == 1 + len(versions) and versions[-1] == "v0001"
             assert versions[-2] in page.inner_text("#trend")  # did the last batch shrink it: v0001 against the base
             assert page.evaluate("document.getElementById('examples').naturalWidth") > 0  # the PNG decodes
             assert page.evaluate("document.documentElement.scrollWidth") <= 1400  # no sideways scrolling
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "shortcut_report.png"), full_page=True)
             browser.close()
     finally:

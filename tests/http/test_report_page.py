@@ -16,7 +16,8 @@ def _record(version, uses, share, description="12 tasks predicted 'a': 90% of th
              "examples": [7, HOSTILE]}
     return {"version": version, "tasks": 40, "uses_shortcut": uses, "swap_follows_background": 0.9 if uses else 0.1,
             "swap_follows_object": 0.1 if uses else 0.9, "affected_share": share if uses else 0.0, "groups": [group],
-            "errors": [[7, 0]], "error_count": 1, "most_suspicious": [[7, 0.9]]}
+            "errors": [[7, 0]], "error_count": 1, "most_suspicious": [[7, 0.9]],
+            "swap_flips": 40 if uses else 1, "swap_moves": 50, "cut_flips": 2, "cut_moves": 50}
 
 
 def test_no_report_yet_is_a_404_and_a_missing_project_a_400(settings):
@@ -30,14 +31,14 @@ def test_the_page_shows_versions_groups_links_and_escapes_what_users_wrote(setti
     settings = settings.updated(label_studio_url="http://127.0.0.1:8080")
     project = ProjectDir(settings.model_dir, 4)
     save_report(project, _record("v0001", True, 0.6, description=HOSTILE))
-    save_report(project, _record("v0002", True, 0.3) | {"swap_unseen": True})
+    save_report(project, _record("v0002", True, 0.3) | {"swap_unseen": True, "swap_flips": 10})
     project.shortcut_png.parent.mkdir(parents=True, exist_ok=True)
     project.shortcut_png.write_bytes(b"\x89PNG fake")
     answer = create_app(settings).test_client().get("/report?project=4")
     assert answer.status_code == 200 and answer.mimetype == "text/html"
     page = answer.get_data(as_text=True)
     assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "v0001" in page and "v0002" in page and "The shortcut shrank: 60% " in page
+    assert "v0001" in page and "v0002" in page and "The shortcut shrank: 80% " in page and "20% with v0002" in page
     assert "objects of annotated tasks held out of its training" in page  # the newest's swap test moved unseen objects
     assert 'href="http://127.0.0.1:8080/projects/4/data?task=7"' in page
     assert base64.b64encode(b"\x89PNG fake").decode() in page
@@ -68,3 +69,20 @@ def test_a_shortcut_the_object_carries_is_named_in_the_verdict(settings):
                                                         "cut_flips": 21, "cut_moves": 50})
     page = create_app(settings).test_client().get("/report?project=4").get_data(as_text=True)
     assert "carried by the object's size or place: 21 of 50 moves" in page and "(at its own size and place: 0 of 50)" in page
+
+
+def test_a_version_without_objects_to_move_is_not_tested_rather_than_clean(settings):
+    """One annotated object (or objects of one class) gives the moves no pair: the page must not call that clean."""
+    project = ProjectDir(settings.model_dir, 4)
+    untested = {"swap_flips": 0, "swap_moves": 0, "cut_flips": 0, "cut_moves": 0}
+    save_report(project, _record("base", False, 0.0) | untested)
+    save_report(project, _record("v0001", False, 0.0) | untested)
+    page = create_app(settings).test_client().get("/report?project=4").get_data(as_text=True)
+    assert "cannot be tested yet" in page and "no sign" not in page and "objects of annotated tasks" not in page
+    assert page.count("<td>not tested</td>") == 2 and "<td>no</td>" not in page
+    assert "not known" in trend([_record("v0001", True, 0.6), _record("v0002", False, 0.0) | untested])
+    assert "base could not be tested; v0002 uses a shortcut" in trend([_record("base", False, 0.0) | untested,
+                                                                     _record("v0002", True, 0.6)])
+    tested = create_app(settings).test_client()
+    save_report(project, _record("v0002", False, 0.0))
+    assert "no sign of a shortcut: 1 of 50 moves" in tested.get("/report?project=4").get_data(as_text=True)

@@ -117,7 +117,7 @@ def test_one_run_reads_label_studio_once_ranks_with_the_model_it_trained_and_pus
 
     data, settings, xml = env
     settings = settings.updated(label_studio_url="http://127.0.0.1:9", label_studio_api_key="stand-in-token",
-                                queue_strategy="entropy", queue_batch_size=4)
+                                queue_strategy="entropy", queue_batch_size=4, public_url="https://ml.example.org")
     annotated = click_event(data, xml, 0, 8)
     tasks = [{"id": annotated["task"]["id"], "data": annotated["task"]["data"], "annotations": [annotated["annotation"]]}]
     tasks += [{"id": 100 + i, "data": {"image": f"/data/local-files/?d=images/test/{i:05d}.png"}, "annotations": []}
@@ -147,7 +147,8 @@ def test_one_run_reads_label_studio_once_ranks_with_the_model_it_trained_and_pus
     monkeypatch.setattr(training_run, "project_classifier", load)
     monkeypatch.setattr("backend.service.predictor.project_classifier", load)
     monkeypatch.setattr(training_run, "publish_queue",
-                        lambda c, pid, model, queue, predictions, progress: pushed.update(queue=queue, predictions=predictions)
+                        lambda c, pid, model, queue, predictions, progress, public_url: pushed.update(
+                            queue=queue, predictions=predictions, public_url=public_url)
                         or {"predictions": len(predictions), "seconds": 0.5, "delete_seconds": 0.2, "import_seconds": 0.3})
     result = training_run.run_training(folder_of(settings), settings)
     stages = {r.stage: r for r in result.reports}
@@ -158,6 +159,7 @@ def test_one_run_reads_label_studio_once_ranks_with_the_model_it_trained_and_pus
     assert stages["rank"].result["version"] == "v0001" and stages["rank"].result["scored"] == 7
     assert stages["push"].result["predictions"] == 7 and stages["push"].result["tasks_per_second"] == 14.0
     assert pushed["queue"].version == "v0001" and 0 not in pushed["queue"].order  # the annotated task is not queued
+    assert pushed["public_url"] == "https://ml.example.org"  # the report's link goes with the queue
     report = json.loads(folder_of(settings).shortcut_report("v0001").read_text())  # from the same scores, no reload
     assert report["tasks"] == 7 and set(stages["report"].result) == {"uses_shortcut", "groups", "affected_share"}
     assert sum(g["tasks"] for g in report["groups"]) == 7 and folder_of(settings).shortcut_png.stat().st_size > 0
