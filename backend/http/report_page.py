@@ -34,8 +34,9 @@ def _strength(record: dict[str, Any]) -> float | None:
 
 
 def _tested(record: dict[str, Any]) -> bool:
-    """Whether any object could be moved: the moves need annotated objects of at least two classes."""
-    return bool(record.get("swap_moves") or record.get("cut_moves"))
+    """Whether any object could be moved (the moves need annotated objects of at least two classes); a version
+    flagged in a report written before the moves were counted was tested."""
+    return bool(record["uses_shortcut"] or record.get("swap_moves") or record.get("cut_moves"))
 
 
 def _answer(record: dict[str, Any]) -> str:
@@ -68,7 +69,7 @@ def trend(reports: list[dict[str, Any]]) -> str:
     if not _tested(after):
         return (f"{after['version']} could not be tested, so it cannot be compared with {before['version']}: "
                 "whether the last batch removed a shortcut is not known.")
-    if not before["uses_shortcut"] and not _tested(before):
+    if not _tested(before):
         return (f"{before['version']} could not be tested; {after['version']} "
                 f"{'uses a shortcut' if after['uses_shortcut'] else 'shows none'}.")
     if not before["uses_shortcut"]:
