@@ -95,6 +95,7 @@ def main() -> None:
             "push_import_seconds": stages.get("push", {}).get("import_seconds"),
             "push_100k_tasks_minutes": round(100_000 / rate / 60, 1) if rate else None,
             "predictions_per_task": [min(counts), max(counts)],
+            "report_linked": f"model version {version}:" in (client.projects.get(project).expert_instruction or ""),
         }
         print(json.dumps(report, indent=1))
 

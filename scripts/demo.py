@@ -36,6 +36,8 @@ def main() -> None:
             print(f"project '{TITLE}': {tasks} tasks, predictions from {demo.queue.version}, queue ordered by gmm "
                   f"(tab 'Attention queue', first batch of {QUEUE_BATCH} filled per predicted class); the backend "
                   f"retrains after every {TRAIN_EVERY} annotations and re-orders the queue")
+            print(f"shortcut report: {demo.backend.url}/report?project={demo.project} (also linked from the "
+                  "project's labeling instructions)")
             print(f"backend: {demo.backend.url} (log {demo.backend.log}); Ctrl-C stops both.", flush=True)
             while not args.check:
                 time.sleep(1)

@@ -44,6 +44,7 @@ def test_demo_check_succeeds_first_time_beside_cpu_bound_work():
             burner.terminate()
     assert result.returncode == 0, result.stderr[-3000:]
     assert "600 tasks, predictions from base-small_cnn-" in result.stdout
+    assert "shortcut report: http://127.0.0.1:" in result.stdout
 
 
 def test_feedback_bench_reaches_a_new_queue_with_one_prediction_per_task():
@@ -63,5 +64,6 @@ def test_feedback_bench_reaches_a_new_queue_with_one_prediction_per_task():
     report = json.loads("\n".join(lines[start:]))
     assert report["tasks"] == 600 and report["annotations"] == 8 and report["label_studio_version"] == "v0001"
     assert report["predictions_per_task"] == [1, 1]
+    assert report["report_linked"]  # the runner's push linked v0001's shortcut report from the instructions
     assert set(report["stages"]) == set(STAGES) and report["push_tasks_per_second"] > 0
     assert 0 <= report["waiting_for_the_run"] < report["seconds_to_new_queue"]

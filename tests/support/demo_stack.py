@@ -80,7 +80,7 @@ def demo_stack(data: Path, model: Path, workdir: Path, ls_port: int, port: int, 
     env = dict(WORKERS="1", LABEL_STUDIO_URL=ls.url, LABEL_STUDIO_API_KEY=TOKEN, MODEL_PATH=str(model),
                MODEL_DIR=str(workdir / "models"), LOCAL_FILES_DOCUMENT_ROOT=str(document_root), PRETRAINED_WEIGHTS="none",
                QUEUE_STRATEGY="gmm", QUEUE_BATCH_SIZE=str(QUEUE_BATCH), TRAIN_EVERY=str(TRAIN_EVERY),
-               TRAIN_STEPS=str(TRAIN_STEPS), TRAIN_STANDBY=str(STANDBY_SECONDS))
+               TRAIN_STEPS=str(TRAIN_STEPS), TRAIN_STANDBY=str(STANDBY_SECONDS), PUBLIC_URL=backend_url)
     try:
         server = start_backend(env, workdir / "backend.log", port=port)
     except RuntimeError as exc:
@@ -94,7 +94,8 @@ def demo_stack(data: Path, model: Path, workdir: Path, ls_port: int, port: int, 
         ensure_ml_backend(client, project, backend_url)
         ensure_webhook(client, project, f"{backend_url}/webhook")
         settings = Settings.from_env(env)
-        queue = order_project(settings.serving, settings.label_studio, project, "gmm", batch_size=QUEUE_BATCH).queue
+        queue = order_project(settings.serving, settings.label_studio, project, "gmm", batch_size=QUEUE_BATCH,
+                              report=True, public_url=settings.public_url).queue  # the base's report, linked
         yield DemoStack(ls, server, client, project, settings, data, queue)
     finally:
         server.stop()
