@@ -17,6 +17,7 @@ from backend.service.shortcut_report import load_reports
 from backend.settings import Settings
 from backend.storage.project_dir import ProjectDir
 from backend.storage.queue_file import load_queue
+from tests.support.label_studio_server import free_port
 
 pytestmark = pytest.mark.label_studio
 TASKS = 24
@@ -45,13 +46,9 @@ def project(label_studio, biased, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def public_url() -> str:
-    """The address the report page will be served on in the browser test (a free loopback port, reserved now
+    """The address the report page will be served on in the browser test (a free loopback port, chosen now
     because the training run writes it into Label Studio first)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def test_dry_run_ranks_without_writing(project):

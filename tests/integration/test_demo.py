@@ -1,6 +1,5 @@
 """The demo starts on the first try on a loaded machine: ``scripts/demo.py --check`` with CPU burners beside it."""
 import multiprocessing
-import socket
 import subprocess
 import sys
 import tempfile
@@ -9,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from backend.service.training_run import STAGES
+from tests.support.label_studio_server import free_port
 
 pytestmark = pytest.mark.label_studio
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,12 +22,6 @@ def _burn(seconds: float) -> None:
         sum(i * i for i in range(10_000))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_demo_check_succeeds_first_time_beside_cpu_bound_work():
     burners = [multiprocessing.Process(target=_burn, args=(900,), daemon=True) for _ in range(2)]
     for burner in burners:
@@ -36,7 +30,7 @@ def test_demo_check_succeeds_first_time_beside_cpu_bound_work():
         with tempfile.TemporaryDirectory(prefix=".demo-check-", dir=ROOT) as workdir:  # a fresh database: a first start
             result = subprocess.run(
                 [sys.executable, "scripts/demo.py", "--check", "--workdir", Path(workdir).name,
-                 "--ls-port", str(_free_port()), "--port", str(_free_port())],
+                 "--ls-port", str(free_port()), "--port", str(free_port())],
                 cwd=ROOT, capture_output=True, text=True, timeout=1500,
             )
     finally:
@@ -55,7 +49,7 @@ def test_feedback_bench_reaches_a_new_queue_with_one_prediction_per_task():
     with tempfile.TemporaryDirectory(prefix=".demo-check-", dir=ROOT) as workdir:
         result = subprocess.run(
             [sys.executable, "scripts/bench_feedback.py", "--workdir", Path(workdir).name, "--batch", "8",
-             "--ls-port", str(_free_port()), "--port", str(_free_port())],
+             "--ls-port", str(free_port()), "--port", str(free_port())],
             cwd=ROOT, capture_output=True, text=True, timeout=1500,
         )
     assert result.returncode == 0, result.stderr[-3000:]
